@@ -1,0 +1,101 @@
+"""Choosing the Keras backend before Keras is imported.
+
+Keras reads ``KERAS_BACKEND`` once, at import; so ``--backend`` must be
+applied before anything imports Keras, and cannot change afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+from .errors import ZooError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+#: Default order when the user names none: fastest on a CPU first, measured
+#: with the conv VAE on 2 cores (see benchmarks/).
+PREFERENCE = ("tensorflow", "torch", "jax")
+INSTALL = {
+    "tensorflow": "pip install tensorflow-cpu  (or tensorflow[and-cuda] for NVIDIA GPUs)",
+    "jax": "pip install jax  (or jax[cuda12] for NVIDIA GPUs)",
+    "torch": "pip install torch",
+}
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def _keras_json_backend() -> Optional[str]:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        return json.loads(Path(home, "keras.json").read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def choose_backend(requested: Optional[str] = None) -> str:
+    """Pick the backend: ``requested``, else ``$KERAS_BACKEND``, else
+    ``keras.json``, else the first installed of :data:`PREFERENCE`; set
+    ``KERAS_BACKEND`` so Keras uses it. Fails clearly when it is unknown,
+    not installed, or Keras already runs on another one."""
+    name = requested or os.environ.get("KERAS_BACKEND")
+    if name is None:
+        configured = _keras_json_backend()
+        if configured in BACKENDS and installed(configured):
+            name = configured
+        else:
+            name = next((b for b in PREFERENCE if installed(b)), None)
+            if name is None:
+                raise ZooError(
+                    "no Keras backend is installed; install one, e.g. "
+                    "pip install 'zoo-core[tensorflow]' (or [jax], [torch])"
+                )
+    if name not in BACKENDS:
+        raise ZooError(f"unknown backend '{name}'; choose one of {', '.join(BACKENDS)}")
+    if not installed(name):
+        raise ZooError(f"backend '{name}' is not installed; {INSTALL[name]}")
+    if "keras" in sys.modules:
+        import keras
+
+        current = keras.backend.backend()
+        if current != name:
+            raise ZooError(
+                f"Keras is already running on '{current}' in this process; "
+                f"start a new process to use '{name}'"
+            )
+    os.environ["KERAS_BACKEND"] = name
+    # TensorFlow's C++ start-up chatter is not for our users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return name
+
+
+def import_keras():
+    """Import Keras on the chosen backend, hiding TensorFlow's native start-up
+    log lines (written to fd 2 before any log setting applies). If the import
+    fails, what was hidden is shown with the error."""
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND") != "tensorflow":
+        import keras
+
+        return keras
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as hidden:
+        os.dup2(hidden.fileno(), 2)
+        try:
+            import keras
+        except BaseException:
+            os.dup2(saved, 2)
+            hidden.seek(0)
+            sys.stderr.write(hidden.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return keras

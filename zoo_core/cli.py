@@ -1,0 +1,228 @@
+"""The ``zoo`` command line. Listing and inspecting never import Keras."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from . import __version__
+from .errors import ZooError
+
+LIST_KINDS = ("models", "losses", "datasets", "presets", "plugins")
+
+
+class ZooGroup(click.Group):
+    """Turns :class:`ZooError` into a one-line message and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ZooError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def registry_option(f):
+    """``--registry FILE`` (repeatable): extra preset files."""
+    return click.option(
+        "--registry",
+        "registry_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="A TOML file of [presets.NAME] tables that adds or overrides presets (repeatable). "
+        "./zoo.toml is read too.",
+    )(f)
+
+
+def get_registry(files=()):
+    from .registry import load_registry
+
+    registry = load_registry(files)
+    for problem in registry.problems:
+        click.secho(f"Warning: {problem}", fg="yellow", err=True)
+    return registry
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoo")
+def cli():
+    """zoo: train, compare and extend generative models on Keras 3.
+
+    Models, losses, data sets and presets come from plugins; see what is
+    installed with 'zoo list'.
+    """
+
+
+# === zoo list ===
+
+
+@cli.command(name="list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False, default="*")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@registry_option
+def list_(kind, pattern, as_json, registry_files):
+    """List models, losses, data sets, presets and plugins.
+
+    KIND is one of models, losses, datasets, presets, plugins (default: all).
+    PATTERN is a shell wildcard on names, e.g. 'zoo list models "vae*"'. A
+    single argument that is not a KIND is taken as the PATTERN.
+    """
+    from . import listing
+
+    if kind is not None and kind not in LIST_KINDS:
+        singular = {k[:-1] if k != "losses" else "loss": k for k in LIST_KINDS}
+        if kind in singular:
+            kind = singular[kind]
+        elif pattern == "*":
+            kind, pattern = None, kind
+        else:
+            raise click.BadParameter(f"'{kind}' is not one of {', '.join(LIST_KINDS)}", param_hint="KIND")
+    registry = get_registry(registry_files)
+    kinds = [kind] if kind else list(LIST_KINDS)
+    if as_json:
+        click.echo(json.dumps(listing.as_json(registry, kinds, pattern), indent=2))
+        return
+    click.echo(listing.as_text(registry, kinds, pattern, single=kind is not None))
+
+
+# === zoo info ===
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@registry_option
+def info(name, as_json, registry_files):
+    """Describe a preset, model, loss or data set: its options, defaults and plugin."""
+    from . import listing
+
+    registry = get_registry(registry_files)
+    entry = registry.find(name)
+    if as_json:
+        click.echo(json.dumps(listing.info_json(registry, entry), indent=2))
+    else:
+        click.echo(listing.info_text(registry, entry))
+
+
+# === zoo build / zoo train ===
+
+
+def parse_image_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        dims = tuple(int(v) for v in value.lower().split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise click.BadParameter(f"expected HxWxC such as 28x28x1, got '{value}'")
+    return dims
+
+
+def run_options(f):
+    """Options shared by build and train."""
+    f = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override any config value: latent_dim=16, loss.beta=4, train.epochs=3 (repeatable).")(f)
+    f = click.option("--dataset", help="Data set: NAME or NAME:ARG, e.g. fashion-mnist, npz:data.npz, folder:images/.")(f)
+    f = click.option("--loss", help="Loss by name (any compatible loss from any plugin).")(f)
+    f = click.option("--backend", type=click.Choice(["tensorflow", "jax", "torch"]),
+                     help="Keras backend (default: $KERAS_BACKEND, else the fastest installed).")(f)
+    return registry_option(f)
+
+
+@cli.command()
+@click.argument("name")
+@run_options
+@click.option("--image-shape", callback=parse_image_shape, metavar="HxWxC",
+              help="Input shape when no data set gives one (default 28x28x1).")
+@click.option("--num-classes", type=click.IntRange(min=1), help="Classes, for conditional models.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Save the untrained model to FILE.keras.")
+def build(name, overrides, dataset, loss, backend, registry_files, image_shape, num_classes, out):
+    """Build a model (or a preset's model) and print its summary."""
+    from .backend import choose_backend
+    from .resolve import resolve_run
+    from .specs import DataInfo
+
+    if out and not out.endswith(".keras"):
+        raise click.BadParameter("the file name must end in .keras", param_hint="--out")
+    registry = get_registry(registry_files)
+    resolved = resolve_run(registry, name, dataset=dataset, loss=loss, overrides=overrides, require_dataset=False)
+    shape = image_shape
+    classes = num_classes
+    if resolved.dataset is not None:
+        shape = shape or resolved.dataset.image_shape
+        classes = classes or resolved.dataset.num_classes
+    if resolved.config.train.image_size and shape:
+        shape = (resolved.config.train.image_size, resolved.config.train.image_size, shape[2])
+    if shape is None:
+        shape = (28, 28, 1)
+    backend_name = choose_backend(backend)
+    from .backend import import_keras
+    from .training import build_model
+
+    import_keras()
+
+    model = build_model(resolved, DataInfo(tuple(shape), classes))
+    model.summary(print_fn=lambda line, *a, **k: click.echo(line), expand_nested=True)
+    click.echo(f"{resolved.config.model}: {model.count_params():,} parameters "
+               f"for {'x'.join(map(str, shape))} images (backend {backend_name})")
+    if out:
+        import os
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        tmp = str(Path(out).with_name("." + Path(out).name + ".tmp.keras"))
+        model.save(tmp)
+        os.replace(tmp, out)
+        click.echo(f"Saved the untrained model to {out}")
+
+
+@cli.command()
+@click.argument("target", metavar="PRESET|MODEL")
+@run_options
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per step.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Optimizer step size.")
+@click.option("--seed", type=int, help="Fixes initialisation, data order and sampling.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/NAME-TIMESTAMP).")
+@click.option("--overwrite", is_flag=True, help="Replace the run folder if it exists.")
+def train(target, overrides, dataset, loss, backend, registry_files, epochs, batch_size,
+          learning_rate, seed, out, overwrite):
+    """Train a preset or a model and write a run folder.
+
+    The folder holds config.toml (the resolved config), model.keras,
+    metrics.csv, and per-epoch PNG grids of samples and reconstructions.
+    """
+    from .backend import choose_backend
+    from .resolve import resolve_run
+    from .training import check_run_dir, default_run_dir
+
+    registry = get_registry(registry_files)
+    resolved = resolve_run(
+        registry, target, dataset=dataset, loss=loss, overrides=overrides,
+        train={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed},
+    )
+    run_dir = Path(out) if out else default_run_dir(resolved.config.preset or resolved.config.model)
+    check_run_dir(run_dir, overwrite)
+    backend_name = choose_backend(backend)
+
+    from .training import train_run
+
+    result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo)
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k not in ("seconds", "images_per_second"))
+    click.echo(f"Done in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s). Final: {shown}")
+    width = max(len(k) for k in result.files)
+    for key, path in result.files.items():
+        click.echo(f"  {key + ':':<{width + 1}} {path}")
+
+
+def main():
+    cli(prog_name="zoo")
+
+
+if __name__ == "__main__":
+    main()

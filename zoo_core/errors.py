@@ -1,0 +1,39 @@
+"""Errors a user can cause, each with a message that says how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class ZooError(Exception):
+    """An error caused by user input; the CLI prints it as one line, no traceback."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A name that no plugin registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = ""):
+        self.kind, self.name = kind, name
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        if close:
+            msg = f"unknown {kind} '{name}'; did you mean {' or '.join(close)}?"
+        elif known:
+            msg = f"unknown {kind} '{name}'; known: {', '.join(known)}"
+        else:
+            msg = f"unknown {kind} '{name}'; no {kind}s are installed"
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would add quotes
+        return self.args[0]
+
+
+class DuplicateNameError(ZooError):
+    """Two plugins registered the same name."""
+
+
+class ConfigError(ZooError):
+    """A config key that does not exist or a value of the wrong type."""

@@ -1,0 +1,45 @@
+"""zoo's hook specifications.
+
+Every hook takes no required arguments and returns a list of spec objects
+(see :mod:`zoo_core.specs`). zoo flattens the lists, remembers which plugin
+gave each spec, and fails loudly when two plugins use the same name.
+Hooks may gain optional arguments later: pluggy passes an implementation only
+the arguments it names, so existing plugins keep working.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from .specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+
+PROJECT = "zoo"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# === Building blocks ===
+
+
+@hookspec
+def zoo_models() -> list[ModelSpec]:
+    """Return the models this plugin provides."""
+
+
+@hookspec
+def zoo_losses() -> list[LossSpec]:
+    """Return the losses this plugin provides; any plugin's model may use them."""
+
+
+@hookspec
+def zoo_datasets() -> list[DatasetSpec]:
+    """Return the data sets this plugin provides."""
+
+
+# === Recipes ===
+
+
+@hookspec
+def zoo_presets() -> list[PresetSpec]:
+    """Return ready-to-train presets (model + dataset + loss + settings)."""
