@@ -1,0 +1,93 @@
+"""Shared fixtures: registries with in-test plugins, tiny data, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from zoo_core.hookspecs import hookimpl  # noqa: E402
+from zoo_core.registry import load_registry  # noqa: E402
+from zoo_core.specs import Dataset, DatasetSpec  # noqa: E402
+
+
+def tiny_images(n=32, shape=(28, 28, 1), seed=0):
+    """Blobs on a dark background: enough structure for a loss to fall."""
+    rng = np.random.default_rng(seed)
+    h, w, c = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    images = np.zeros((n, h, w, c), np.float32)
+    for i in range(n):
+        cy, cx = rng.uniform(h * 0.3, h * 0.7), rng.uniform(w * 0.3, w * 0.7)
+        r = rng.uniform(h * 0.1, h * 0.25)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+        images[i] = blob[..., None] * rng.uniform(0.6, 1.0, size=c)
+    return np.clip(images, 0, 1)
+
+
+def tiny_dataset(arg=None, image_size=None, shape=(28, 28, 1)):
+    if arg:
+        h, w, c = (int(v) for v in arg.split("x"))
+        shape = (h, w, c)
+    x = tiny_images(40, shape)
+    y = np.arange(40) % 4
+    return Dataset("tiny", x[:32], x[32:], y[:32], y[32:], num_classes=4, source="generated")
+
+
+class TinyDataPlugin:
+    """An in-test plugin with a 40-image synthetic data set, ``tiny[:HxWxC]``."""
+
+    name = "tiny-data"
+
+    @hookimpl
+    def zoo_datasets(self):
+        return [DatasetSpec("tiny", "40 synthetic blobs", load=tiny_dataset,
+                            image_shape=(28, 28, 1), num_classes=4, arg_help="HxWxC")]
+
+
+@pytest.fixture
+def registry():
+    """The installed plugins plus the tiny data set."""
+    return load_registry(plugins=[TinyDataPlugin()])
+
+
+@pytest.fixture
+def make_registry():
+    """A registry of only the given in-test plugins (no entry points, no preset files)."""
+
+    def make(*plugins, **kwargs):
+        kwargs.setdefault("entrypoints", False)
+        kwargs.setdefault("bundled", False)
+        return load_registry(plugins=plugins, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    path = tmp_path / "tiny.npz"
+    x = (tiny_images(48) * 255).astype(np.uint8)[..., 0]
+    np.savez(path, x_train=x[:40], x_test=x[40:], y_train=np.arange(40) % 3, y_test=np.arange(8) % 3)
+    return path
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path):
+    """Run ``zoo ARGS...`` through Click's runner in a clean working directory.
+
+    Unexpected exceptions propagate (``catch_exceptions=False``), so a user
+    error that escapes as a traceback fails the test.
+    """
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli as zoo
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(zoo, [str(a) for a in args], catch_exceptions=False)
+
+    return run
