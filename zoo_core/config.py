@@ -66,7 +66,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad()
         inner = args[0] if args else Any
-        items = tuple(coerce(v, inner, key) for v in value)
+        try:
+            items = tuple(coerce(v, inner, key) for v in value)
+        except ConfigError:
+            raise bad() from None
         return items if origin is tuple else list(items)
     if tp is bool:
         if isinstance(value, bool):

@@ -194,7 +194,10 @@ def _callbacks(run_dir: Path, data: Dataset, train, echo):
             from .images import interleave_rows, save_grid
 
             n, model, tag = train.grid_size, self.model, f"epoch-{epoch + 1:03d}.png"
-            if hasattr(model, "generate"):
+            if hasattr(model, "sample_grid"):  # e.g. one row per class
+                samples, columns = model.sample_grid(n, seed=train.seed)
+                self.written["samples"] = save_grid(samples, run_dir / "samples" / tag, columns)
+            elif hasattr(model, "generate"):
                 samples = model.generate(n * n, seed=train.seed)
                 self.written["samples"] = save_grid(samples, run_dir / "samples" / tag, n)
             if hasattr(model, "reconstruct"):
