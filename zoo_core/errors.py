@@ -9,6 +9,14 @@ from typing import Iterable
 class ZooError(Exception):
     """An error caused by user input; the CLI prints it as one line, no traceback."""
 
+    exit_code = 1
+
+
+class Interrupted(ZooError):
+    """The user stopped training (Ctrl-C or SIGTERM)."""
+
+    exit_code = 130
+
 
 class UnknownNameError(ZooError, KeyError):
     """A name that no plugin registered."""

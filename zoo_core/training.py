@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import __version__
-from .errors import ZooError
+from .errors import Interrupted, ZooError
 from .resolve import ResolvedRun
 from .specs import Dataset
 
@@ -214,6 +214,18 @@ def _callbacks(run_dir: Path, data: Dataset, train, echo):
 # === Training ===
 
 
+def save_model(model, path: Path) -> Path:
+    """Save atomically: a crash mid-write leaves the old file (or none), never half a file."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -285,20 +297,25 @@ def train_run(
         validation = (data.x_test,)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    history = model.fit(
-        **fit_args,
-        batch_size=train.batch_size,
-        epochs=train.epochs,
-        shuffle=True,
-        validation_data=validation if train.validation and len(data.x_test) else None,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
-
     model_path = run_dir / MODEL_FILE
-    tmp = run_dir / f".{MODEL_FILE}.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, model_path)
+    try:
+        history = model.fit(
+            **fit_args,
+            batch_size=train.batch_size,
+            epochs=train.epochs,
+            shuffle=True,
+            validation_data=validation if train.validation and len(data.x_test) else None,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    except KeyboardInterrupt:
+        done = len(throughput.epoch_seconds)
+        save_model(model, model_path)
+        raise Interrupted(
+            f"interrupted after {done} of {train.epochs} epochs; the model so far is in "
+            f"{model_path} and the metrics in {run_dir / METRICS_FILE}"
+        ) from None
+    save_model(model, model_path)
 
     seconds = time.perf_counter() - start
     metrics = {k: float(v[-1]) for k, v in history.history.items() if v}
