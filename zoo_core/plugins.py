@@ -40,6 +40,8 @@ class PluginInfo:
     source: str = "entry point"
     hooks: list = field(default_factory=list)
     error: Optional[str] = None
+    #: the plugin's module (``zoo_vae.plugin``); its top package owns the plugin's Keras classes
+    module: Optional[str] = None
 
     @property
     def label(self) -> str:
@@ -109,6 +111,7 @@ def make_plugin_manager(
                 name=ep.name,
                 distribution=dist.name if dist else None,
                 version=dist.version if dist else None,
+                module=getattr(ep, "value", "").split(":")[0] or None,
             )
             if wanted is not None and not ({ep.name, info.distribution} & wanted):
                 continue
@@ -123,7 +126,8 @@ def make_plugin_manager(
 
     for obj in plugins:
         name = getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
-        register(obj, PluginInfo(name=name, source="registered"))
+        module = getattr(obj, "__module__", None) if not isinstance(obj, type(pluggy)) else obj.__name__
+        register(obj, PluginInfo(name=name, source="registered", module=module))
 
     problems.extend(_unknown_hooks(pm))
     for name, info in infos.items():
