@@ -70,7 +70,7 @@ def choose_backend(requested: Optional[str] = None) -> str:
             )
     os.environ["KERAS_BACKEND"] = name
     # TensorFlow's C++ start-up chatter is not for our users.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return name
 
 

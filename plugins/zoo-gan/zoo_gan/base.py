@@ -1,0 +1,284 @@
+"""The shared GAN machinery: one Keras model holding a generator and a
+discriminator, two optimizers, and the backend-neutral objectives that the
+per-backend train steps in :mod:`zoo_gan.steps` differentiate.
+
+Pixels: ``fit`` and :meth:`GAN.generate` speak zoo's [0, 1]; inside, images
+live in the generator's output range ([-1, 1] for tanh).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import steps
+from .optimizers import AdversarialOptimizer, clone_optimizer
+
+
+# === Pieces ===
+
+
+def gradient_penalty(critic, real, fake, epsilon, input_gradient):
+    """Gulrajani et al. (2017): E[(||grad_x critic(x_hat)||_2 - 1)^2] with
+    x_hat = epsilon * real + (1 - epsilon) * fake, one epsilon per image.
+
+    Args:
+        critic: images -> scores, shaped ``(batch, 1)``.
+        real, fake: image batches of the same shape.
+        epsilon: mixing weights, broadcastable to the images (``(batch, 1, 1, 1)``).
+        input_gradient: ``(fn, x) -> d sum(fn(x)) / dx`` for the running backend
+            (see :mod:`zoo_gan.steps`); differentiable again, so the penalty trains.
+    """
+    mixed = epsilon * real + (1.0 - epsilon) * fake
+    grads = input_gradient(lambda x: ops.sum(ops.cast(critic(x), "float32")), mixed)
+    axes = tuple(range(1, len(mixed.shape)))
+    # The epsilon keeps the square root differentiable at a zero gradient.
+    norms = ops.sqrt(ops.sum(ops.square(ops.cast(grads, "float32")), axis=axes) + 1e-12)
+    return ops.mean(ops.square(norms - 1.0))
+
+
+def _tensorflow_on_cpu() -> bool:
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+# === Base model ===
+
+
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other.
+
+    Subclasses set their hyper-parameters, then call :meth:`_build_networks`,
+    which asks for :meth:`make_generator` and :meth:`make_discriminator`
+    (functional models). A conditional subclass sets ``conditional = True``;
+    both networks then take ``[input, labels]`` with labels shaped ``(batch, 1)``.
+    """
+
+    conditional = False
+    #: ``tanh`` or ``sigmoid``: decides the pixel range inside the model.
+    output_activation = "tanh"
+
+    def __init__(self, image_shape, latent_dim=100, n_critic=1, generator_learning_rate=None,
+                 discriminator_learning_rate=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.latent_dim = int(latent_dim)
+        self.n_critic = int(n_critic)
+        self.generator_learning_rate = generator_learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        #: The loss object (see :mod:`zoo_gan.losses`); not saved with the model.
+        self.loss_fn = None
+
+    def _build_networks(self):
+        self.generator = self.make_generator()
+        self.discriminator = self.make_discriminator()
+        # Both networks are functional, so every weight exists now; nothing
+        # is left for a first call to build.
+        self.built = True
+
+    def make_generator(self) -> keras.Model:
+        raise NotImplementedError
+
+    def make_discriminator(self) -> keras.Model:
+        raise NotImplementedError
+
+    # --- pixels ---
+
+    def to_model_range(self, images):
+        images = ops.cast(images, "float32")
+        return images * 2.0 - 1.0 if self.output_activation == "tanh" else images
+
+    def to_unit_range(self, images):
+        images = ops.cast(images, "float32")
+        return (images + 1.0) * 0.5 if self.output_activation == "tanh" else images
+
+    # --- the networks, as the objectives call them ---
+
+    def discriminate(self, images, labels=None, training=False):
+        inputs = [images, labels] if self.conditional else images
+        return ops.cast(self.discriminator(inputs, training=training), "float32")
+
+    def fake_images(self, batch_size, labels=None, training=True):
+        """Generator samples in the model's pixel range, noise from the model's seed generator."""
+        z = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return self.generator([z, labels] if self.conditional else z, training=training)
+
+    def call(self, inputs, training=False):
+        """The discriminator's raw scores for [0, 1] images (``[images, labels]`` if conditional)."""
+        images, labels = (inputs[0], inputs[1]) if self.conditional else (inputs, None)
+        if labels is not None:
+            labels = ops.reshape(ops.cast(labels, "int32"), (-1, 1))
+        return self.discriminate(self.to_model_range(images), labels, training)
+
+    # --- the objectives (backend-neutral; zoo_gan.steps differentiates them) ---
+
+    @property
+    def penalty_weight(self) -> float:
+        return float(getattr(self.loss_fn, "gradient_penalty", 0.0) or 0.0)
+
+    def _loss(self):
+        if self.loss_fn is None:
+            raise RuntimeError("this GAN has no loss attached; train it with `zoo train` or set model.loss_fn")
+        return self.loss_fn
+
+    def prepare(self, data):
+        """A fit batch -> (real images in the model's range, labels ``(batch, 1)`` or None)."""
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        labels = None
+        if self.conditional:
+            if y is None:
+                raise ValueError(f"{type(self).__name__} is class-conditional: fit it with labels (y=...)")
+            labels = ops.reshape(ops.cast(y, "int32"), (-1, 1))
+        return self.to_model_range(x), labels
+
+    def critic_batches(self, real, labels):
+        """The batch as ``n_critic`` consecutive sub-batches, one per critic update.
+
+        Each holds ``max(batch // n_critic, 1)`` images; a batch smaller than
+        ``n_critic`` wraps around rather than giving an empty sub-batch.
+        """
+        if self.n_critic == 1:
+            return [(real, labels)]
+        batch = ops.shape(real)[0]
+        size = max(batch // self.n_critic, 1) if isinstance(batch, int) else ops.maximum(batch // self.n_critic, 1)
+        parts = []
+        for i in range(self.n_critic):
+            index = (ops.arange(size) + i * size) % batch
+            parts.append((ops.take(real, index, axis=0),
+                          None if labels is None else ops.take(labels, index, axis=0)))
+        return parts
+
+    def discriminator_objective(self, real, fake, labels, input_gradient, training=True):
+        """The discriminator's loss on one real and one fake batch, and the terms to log."""
+        loss_fn = self._loss()
+        real_logits = self.discriminate(real, labels, training)
+        fake_logits = self.discriminate(fake, labels, training)
+        loss = loss_fn.discriminator(real_logits, fake_logits)
+        readout = getattr(loss_fn, "readout", None) or (lambda s: s)
+        terms = {"d_real": ops.mean(readout(real_logits)), "d_fake": ops.mean(readout(fake_logits))}
+        if self.penalty_weight:
+            epsilon = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator)
+            critic = lambda x: self.discriminate(x, labels, training=False)  # noqa: E731
+            gp = gradient_penalty(critic, real, ops.stop_gradient(fake), epsilon, input_gradient)
+            loss = loss + self.penalty_weight * gp
+            terms["wasserstein"] = ops.mean(real_logits) - ops.mean(fake_logits)
+            terms["gp"] = gp
+        terms["d_loss"] = loss
+        return loss, terms
+
+    def generator_objective(self, batch_size, labels, training=True):
+        """The generator's loss on a fresh fake batch, and the terms to log."""
+        fake = self.fake_images(batch_size, labels, training)
+        loss = self._loss().generator(self.discriminate(fake, labels, training))
+        return loss, {"g_loss": loss}
+
+    def evaluation_terms(self, real, labels, input_gradient):
+        """Both losses on a held-out batch, nothing updated (for ``validation_data``)."""
+        fake = self.fake_images(ops.shape(real)[0], labels, training=False)
+        _, terms = self.discriminator_objective(real, fake, labels, input_gradient, training=False)
+        terms["g_loss"] = self._loss().generator(self.discriminate(fake, labels, training=False))
+        return terms
+
+    # --- metrics ---
+
+    @property
+    def metrics(self):
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        if self.penalty_weight:
+            trackers += [self.wasserstein_tracker, self.gp_tracker]
+        return trackers
+
+    def record(self, terms):
+        """Add one step's terms (a dict of scalars) to the epoch means."""
+        by_name = {m.name: m for m in self.metrics}
+        for name, value in terms.items():
+            if name in by_name:
+                by_name[name].update_state(value)
+
+    def logs(self):
+        return {m.name: m.result() for m in self.metrics}
+
+    # --- training: two optimizers, one train step per backend ---
+
+    def compile(self, optimizer=None, **kwargs):
+        """Compile with one optimizer, cloned for the generator and the
+        discriminator (each with its own learning rate when configured), or
+        with an :class:`AdversarialOptimizer` as is."""
+        if kwargs.get("loss") is not None:
+            raise ValueError("a GAN takes its loss from zoo (model.loss_fn), not from compile(loss=...)")
+        optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
+        if not isinstance(optimizer, AdversarialOptimizer):
+            optimizer = AdversarialOptimizer(
+                generator=clone_optimizer(optimizer, self.generator_learning_rate),
+                discriminator=clone_optimizer(optimizer, self.discriminator_learning_rate),
+            )
+        optimizer.build_pair(self.generator.trainable_variables, self.discriminator.trainable_variables)
+        if "jit_compile" not in kwargs and _tensorflow_on_cpu():
+            # Measured on a 2-core CPU: XLA makes these GAN steps 1.5-2x slower
+            # than TensorFlow's own (oneDNN) kernels. JAX must jit; torch doesn't by default.
+            kwargs["jit_compile"] = False
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
+
+    def train_step(self, *args):
+        # JAX passes (state, data); TensorFlow and PyTorch pass (data).
+        return steps.for_backend().train_step(self, *args)
+
+    def test_step(self, *args):
+        return steps.for_backend().test_step(self, *args)
+
+    # --- what zoo's image grids and later tools use ---
+
+    def default_labels(self, num_samples):
+        return np.arange(int(num_samples)) % self.num_classes if self.conditional else None
+
+    def generate(self, num_samples, seed=None, labels=None):
+        """``num_samples`` images from noise ``N(0, I)``; float32 in [0, 1].
+
+        The same int ``seed`` gives the same noise every time, so per-epoch
+        grids are comparable. A conditional model takes ``labels`` (default:
+        0, 1, 2, ... cycling through the classes).
+        """
+        n = int(num_samples)
+        z = keras.random.normal((n, self.latent_dim), seed=seed)
+        inputs = z
+        if self.conditional:
+            labels = self.default_labels(n) if labels is None else np.asarray(labels)
+            inputs = [z, ops.convert_to_tensor(np.reshape(labels, (-1, 1)).astype("int32"))]
+        images = self.to_unit_range(self.generator(inputs, training=False))
+        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "n_critic": self.n_critic,
+            "generator_learning_rate": self.generator_learning_rate,
+            "discriminator_learning_rate": self.discriminator_learning_rate,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
