@@ -187,7 +187,7 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 
 
 @cli.command()
-@click.argument("target", metavar="PRESET|MODEL")
+@click.argument("target", metavar="PRESET|MODEL", required=False)
 @run_options
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per step.")
@@ -195,34 +195,79 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 @click.option("--seed", type=int, help="Fixes initialisation, data order and sampling.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/NAME-TIMESTAMP).")
 @click.option("--overwrite", is_flag=True, help="Replace the run folder if it exists.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN",
+              help="Continue the run in folder RUN from its last checkpoint (--epochs N to go further).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), metavar="STEPS",
+              help="Also checkpoint every STEPS batches (default: at the end of each epoch).")
+@click.option("--tensorboard", is_flag=True, help="Print the command that shows this run in TensorBoard.")
 def train(target, overrides, dataset, loss, backend, registry_files, epochs, batch_size,
-          learning_rate, seed, out, overwrite):
+          learning_rate, seed, out, overwrite, resume, checkpoint_every, tensorboard):
     """Train a preset or a model and write a run folder.
 
     The folder holds config.toml (the resolved config), model.keras,
-    metrics.csv, and per-epoch PNG grids of samples and reconstructions.
+    metrics.csv, TensorBoard logs, a checkpoint after every epoch, and
+    per-epoch PNG grids of samples and reconstructions. Ctrl-C or SIGTERM
+    stops after the current batch with a checkpoint; continue with
+    --resume RUN.
     """
     from .backend import choose_backend
     from .resolve import resolve_run
     from .training import check_run_dir, default_run_dir
 
     registry = get_registry(registry_files)
-    resolved = resolve_run(
-        registry, target, dataset=dataset, loss=loss, overrides=overrides,
-        train={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed},
-    )
-    run_dir = Path(out) if out else default_run_dir(resolved.config.preset or resolved.config.model)
-    check_run_dir(run_dir, overwrite)
-    backend_name = choose_backend(backend)
+    if resume:
+        changed = {"PRESET|MODEL": target, "--set": overrides, "--dataset": dataset, "--loss": loss,
+                   "--batch-size": batch_size, "--learning-rate": learning_rate, "--seed": seed, "--out": out,
+                   "--overwrite": overwrite, "--checkpoint-every": checkpoint_every}
+        given = [name for name, value in changed.items() if value]
+        if given:
+            raise ZooError(
+                f"--resume continues a run with its own config, so {', '.join(given)} cannot be "
+                f"changed; only --epochs and --backend can (start a new run to change more)"
+            )
+        run_dir = Path(resume)
+        backend_name = choose_backend(backend or _run_backend(run_dir))
+        if tensorboard:
+            _print_tensorboard(run_dir)
+        from .training import resume_run
 
-    from .training import train_run
+        result = resume_run(run_dir, registry, backend=backend_name, epochs=epochs, echo=click.echo)
+    else:
+        if not target:
+            raise ZooError("name a preset or a model to train (see 'zoo list presets'), or --resume RUN")
+        resolved = resolve_run(
+            registry, target, dataset=dataset, loss=loss, overrides=overrides,
+            train={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+                   "checkpoint_every_steps": checkpoint_every},
+        )
+        run_dir = Path(out) if out else default_run_dir(resolved.config.preset or resolved.config.model)
+        check_run_dir(run_dir, overwrite)
+        backend_name = choose_backend(backend)
+        if tensorboard:
+            _print_tensorboard(run_dir)
 
-    result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo)
+        from .training import train_run
+
+        result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k not in ("seconds", "images_per_second"))
     click.echo(f"Done in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s). Final: {shown}")
     width = max(len(k) for k in result.files)
     for key, path in result.files.items():
         click.echo(f"  {key + ':':<{width + 1}} {path}")
+
+
+def _run_backend(run_dir: Path):
+    """The backend a run was trained on, from its config.toml (None if unknown)."""
+    import tomllib
+
+    try:
+        return tomllib.loads((run_dir / "config.toml").read_text()).get("zoo", {}).get("backend")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _print_tensorboard(run_dir: Path) -> None:
+    click.echo(f"TensorBoard: tensorboard --logdir {run_dir / 'logs'}")
 
 
 def main():

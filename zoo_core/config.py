@@ -157,6 +157,8 @@ class TrainConfig:
         max_train_examples: use only the first N training images (quick trials).
         validation: evaluate the loss on the test split after each epoch.
         grid_size: the sample grids are ``grid_size`` x ``grid_size`` images.
+        checkpoint_every_steps: also checkpoint every N batches, not only at the end of
+            each epoch (None: epochs only).
     """
 
     epochs: int = 10
@@ -170,6 +172,7 @@ class TrainConfig:
     max_train_examples: Optional[int] = None
     validation: bool = True
     grid_size: int = 8
+    checkpoint_every_steps: Optional[int] = None
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "grid_size": self.grid_size}
@@ -183,6 +186,10 @@ class TrainConfig:
                 raise ConfigError(f"'train.{key}' must be in [0, 1), got {getattr(self, key)}")
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError(f"'train.image_size' must be at least 1, got {self.image_size}")
+        if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
+            raise ConfigError(
+                f"'train.checkpoint_every_steps' must be at least 1, got {self.checkpoint_every_steps}"
+            )
         if self.max_train_examples is not None and self.max_train_examples < 1:
             raise ConfigError(
                 f"'train.max_train_examples' must be at least 1, got {self.max_train_examples}"

@@ -13,9 +13,13 @@ class ZooError(Exception):
 
 
 class Interrupted(ZooError):
-    """The user stopped training (Ctrl-C or SIGTERM)."""
+    """The user stopped training (Ctrl-C or SIGTERM); exits 128 + the signal number."""
 
     exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class UnknownNameError(ZooError, KeyError):

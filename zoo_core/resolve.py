@@ -115,3 +115,50 @@ def resolve_run(
     if dataset_spec is not None:
         providers["dataset"] = registry.get("dataset", dataset_spec.name).provider
     return ResolvedRun(config, model_spec, loss_spec, dataset_spec, dataset_arg, providers)
+
+
+def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[int] = None) -> ResolvedRun:
+    """Rebuild a run's :class:`ResolvedRun` from its ``config.toml``.
+
+    ``epochs`` replaces the stored number of epochs (to train a finished run further).
+    Fails with the distribution to install when a plugin the run used is missing.
+    """
+    used = doc.get("zoo", {}).get("plugins", {})
+
+    def entry(kind: str, name: Any):
+        if not isinstance(name, str) or not name:
+            raise ZooError(f"the run's config.toml names no {kind}; it is damaged")
+        try:
+            return registry.get(kind, name)
+        except ZooError:
+            dist = str(used.get(kind, "")).split(" ")[0]
+            fix = f"pip install {dist}" if dist else "install the plugin that provides it"
+            raise ZooError(
+                f"the run used {kind} '{name}'{f' from {used[kind]}' if kind in used else ''}, which no "
+                f"installed plugin provides; {fix}"
+            ) from None
+
+    try:
+        model_values = dict(doc["model"])
+        loss_values = dict(doc["loss"])
+        train_values = dict(doc["train"])
+        dataset_name = doc["dataset"]
+    except (KeyError, TypeError, ValueError):
+        raise ZooError("the run's config.toml lacks its model, loss, dataset or train section; it is damaged") from None
+    model_entry = entry("model", model_values.pop("name", None))
+    loss_entry = entry("loss", loss_values.pop("name", None))
+    base, dataset_arg = split_dataset(dataset_name)
+    dataset_entry = entry("dataset", base)
+    if epochs is not None:
+        train_values["epochs"] = epochs
+    config = RunConfig(
+        model=model_entry.name,
+        model_config=make_config(model_entry.spec.config, model_values, "model"),
+        loss=loss_entry.name,
+        loss_config=make_config(loss_entry.spec.config, loss_values, "loss"),
+        dataset=dataset_name,
+        train=make_config(TrainConfig, train_values, "train"),
+        preset=doc.get("preset"),
+    )
+    providers = {"model": model_entry.provider, "loss": loss_entry.provider, "dataset": dataset_entry.provider}
+    return ResolvedRun(config, model_entry.spec, loss_entry.spec, dataset_entry.spec, dataset_arg, providers)

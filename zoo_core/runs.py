@@ -80,6 +80,26 @@ def plugin_for_module(module: str, registry) -> Optional[Any]:
     return None
 
 
+def check_model_file(path: Path, registry, config: Optional[dict] = None) -> str:
+    """Check, without Keras, that ``path`` is a ``.keras`` file whose model
+    class an installed plugin provides; returns the class's module.
+
+    Raises ZooError for a damaged or foreign file, or naming the distribution
+    to install (from the run's ``config``) when the plugin is missing.
+    """
+    stored = keras_file_config(path)
+    module = stored.get("module") or ""
+    class_name = stored.get("class_name", "?")
+    if not module.startswith("keras") and plugin_for_module(module, registry) is None:
+        needed = (config or {}).get("zoo", {}).get("plugins", {}).get("model")
+        hint = f"install {needed.split()[0]} (the run used {needed})" if needed else "install the plugin that provides it"
+        raise ZooError(
+            f"{path} holds a {class_name} from '{module}', which no installed "
+            f"zoo plugin provides; {hint}"
+        )
+    return module
+
+
 def load_model(run: Run, registry=None):
     """Load a run's model with Keras' safe mode on.
 
@@ -92,20 +112,10 @@ def load_model(run: Run, registry=None):
         registry = load_registry()
     from .backend import import_keras
 
-    stored = keras_file_config(run.model_path)
-    module = stored.get("module") or ""
-    class_name = stored.get("class_name", "?")
-    if not module.startswith("keras"):
-        if plugin_for_module(module, registry) is None:
-            needed = run.config.get("zoo", {}).get("plugins", {}).get("model")
-            hint = f"install {needed.split()[0]} (the run used {needed})" if needed else "install the plugin that provides it"
-            raise ZooError(
-                f"{run.model_path} holds a {class_name} from '{module}', which no installed "
-                f"zoo plugin provides; {hint}"
-            )
-        keras = import_keras()
-        importlib.import_module(module)
+    module = check_model_file(run.model_path, registry, run.config)
     keras = import_keras()
+    if not module.startswith("keras"):
+        importlib.import_module(module)
 
     try:
         return keras.saving.load_model(run.model_path, safe_mode=True)

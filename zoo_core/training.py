@@ -150,80 +150,105 @@ def build_model(resolved: ResolvedRun, data_info):
     return model
 
 
-def _callbacks(run_dir: Path, data: Dataset, train, echo):
-    import keras
 
-    class Throughput(keras.callbacks.Callback):
-        """Adds seconds and images/s to each epoch's logs (so the CSV has them)."""
+def compile_model(model, train):
+    """Compile with the run's optimizer and create its slots now, so that a
+    checkpoint's optimizer state has somewhere to load into."""
+    model.compile(optimizer=make_optimizer(train))
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return model
 
-        def __init__(self, images_per_epoch: int):
-            super().__init__()
-            self.images = images_per_epoch
-            self.epoch_seconds: list[float] = []
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-            self._testing = 0.0
+def load_checkpoint_weights(model, path: Path) -> None:
+    """Load weights and optimizer state from ``path`` into ``model``, refusing
+    a file saved from another kind of model (Keras would only warn and keep
+    fresh weights for what does not match)."""
+    import warnings
 
-        # Validation runs inside the epoch; keep its time out of images/s.
-        def on_test_begin(self, logs=None):
-            self._test_start = time.perf_counter()
+    from .runs import keras_file_config
 
-        def on_test_end(self, logs=None):
-            self._testing += time.perf_counter() - self._test_start
+    stored = keras_file_config(path)
+    ours = (type(model).__module__, type(model).__name__)
+    if (stored.get("module"), stored.get("class_name")) != ours:
+        raise ZooError(
+            f"cannot load the checkpoint {path}: it holds a {stored.get('class_name')} from "
+            f"'{stored.get('module')}', but this run's model is a {ours[1]} from '{ours[0]}'"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # Keras raises many types for a damaged file
+            raise ZooError(f"cannot load the checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    skipped = [str(w.message) for w in caught if "skipping" in str(w.message).lower()]
+    if skipped:
+        raise ZooError(f"cannot load the checkpoint {path}: it does not match the model ({skipped[0].strip()})")
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = time.perf_counter() - self._start - self._testing
-            self.epoch_seconds.append(seconds)
-            if logs is not None:
-                logs["seconds"] = seconds
-                logs["images_per_second"] = self.images / seconds
 
-    class Grids(keras.callbacks.Callback):
-        """Per-epoch PNG grids: samples from one fixed noise batch, and
-        test images above their reconstructions."""
+# === Random state ===
 
-        def __init__(self):
-            super().__init__()
-            self.written: dict[str, Path] = {}
-            n = train.grid_size
-            pairs = max(1, n // 2) * n
-            self.originals = data.x_test[:pairs] if len(data.x_test) else data.x_train[:pairs]
 
-        def on_epoch_end(self, epoch, logs=None):
-            from .images import interleave_rows, save_grid
+def random_state_variables(model) -> list:
+    """The model's random-generator states (dropout, noise, sampling): Keras
+    does not save them in ``.keras`` files, so checkpoints store them."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
-            n, model, tag = train.grid_size, self.model, f"epoch-{epoch + 1:03d}.png"
-            if hasattr(model, "sample_grid"):  # e.g. one row per class
-                samples, columns = model.sample_grid(n, seed=train.seed)
-                self.written["samples"] = save_grid(samples, run_dir / "samples" / tag, columns)
-            elif hasattr(model, "generate"):
-                samples = model.generate(n * n, seed=train.seed)
-                self.written["samples"] = save_grid(samples, run_dir / "samples" / tag, n)
-            if hasattr(model, "reconstruct"):
-                recon = model.reconstruct(self.originals)
-                both = interleave_rows(self.originals, recon, n)
-                self.written["reconstructions"] = save_grid(both, run_dir / "reconstructions" / tag, n)
 
-    throughput = Throughput(len(data.x_train))
-    grids = Grids()
-    csv = keras.callbacks.CSVLogger(str(run_dir / METRICS_FILE))
-    return [throughput, grids, csv], throughput, grids
+def read_random_states(model) -> list:
+    return [np.asarray(v.numpy() if hasattr(v, "numpy") else v).tolist() for v in random_state_variables(model)]
+
+
+def restore_random_states(model, states: list) -> None:
+    variables = random_state_variables(model)
+    if len(variables) != len(states):
+        raise ZooError(
+            f"the checkpoint holds {len(states)} random-generator states but the model has "
+            f"{len(variables)}; the model's plugin changed since the run was started"
+        )
+    for variable, value in zip(variables, states):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training images in ``epoch``: a function of the seed
+    and the epoch only, so a resumed run sees the same batches."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+# === Metrics file ===
+
+
+def write_metrics_csv(path: Path, history: list[dict]) -> None:
+    """Write all rows (one per finished epoch) atomically."""
+    import csv
+    import io
+
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    timing = ["seconds", "images_per_second"]
+    keys = ["epoch"] + sorted(k for k in keys if k not in ["epoch", *timing]) + [k for k in timing if k in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def format_logs(logs: dict) -> str:
+    shown = [f"{k} {v:.4g}" for k, v in logs.items() if k not in ("epoch", "seconds", "images_per_second")]
+    return ", ".join(shown)
 
 
 # === Training ===
 
 
-def save_model(model, path: Path) -> Path:
-    """Save atomically: a crash mid-write leaves the old file (or none), never half a file."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+class TrainingDiverged(ZooError):
+    """A loss or metric became NaN or infinite."""
 
 
 @dataclass
@@ -234,6 +259,27 @@ class TrainResult:
     seconds: float
     images_per_second: float
     files: dict = field(default_factory=dict)
+
+
+def _resume_hint(run_dir: Path) -> str:
+    return f"zoo train --resume {run_dir}"
+
+
+def _write_config(resolved: ResolvedRun, run_dir: Path, backend: str, data: Dataset, keras_version: str,
+                  previous: Optional[dict] = None) -> None:
+    doc = resolved.config.to_dict()
+    doc["zoo"] = dict(previous.get("zoo", {})) if previous else {}
+    doc["zoo"].update({"version": __version__, "backend": backend, "keras": keras_version})
+    doc["zoo"].setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
+    doc["zoo"]["plugins"] = {k: v for k, v in resolved.providers.items()}
+    doc["data"] = {
+        "source": data.source,
+        "train_images": int(len(data.x_train)),
+        "test_images": int(len(data.x_test)),
+        "image_shape": list(data.info.image_shape),
+        "num_classes": data.num_classes,
+    }
+    write_toml(doc, run_dir / CONFIG_FILE)
 
 
 def train_run(
@@ -248,8 +294,10 @@ def train_run(
     """Train ``resolved`` and fill ``run_dir``. The folder is created only
     once the data has loaded and the model is built, so a bad input leaves
     nothing behind."""
+    from .checkpoints import CheckpointState
+
     start = time.perf_counter()
-    config, train = resolved.config, resolved.config.train
+    train = resolved.config.train
     check_run_dir(run_dir, overwrite)
     data = load_data(resolved)
     if data.notice:
@@ -259,69 +307,194 @@ def train_run(
 
     keras = import_keras()
     keras.utils.set_random_seed(train.seed)
-    model = build_model(resolved, data.info)
-    model.compile(optimizer=make_optimizer(train))
+    model = compile_model(build_model(resolved, data.info), train)
     run_dir = prepare_run_dir(run_dir, overwrite)
-
-    doc = config.to_dict()
-    doc["zoo"] = {
-        "version": __version__,
-        "backend": backend,
-        "keras": keras.__version__,
-        "created": _dt.datetime.now().isoformat(timespec="seconds"),
-        "plugins": {k: v for k, v in resolved.providers.items()},
-    }
-    doc["data"] = {
-        "source": data.source,
-        "train_images": int(len(data.x_train)),
-        "test_images": int(len(data.x_test)),
-        "image_shape": list(data.info.image_shape),
-        "num_classes": data.num_classes,
-    }
-    write_toml(doc, run_dir / CONFIG_FILE)
+    _write_config(resolved, run_dir, backend, data, keras.__version__)
 
     h, w, c = data.info.image_shape
     echo(
-        f"Training {config.model} on {config.dataset} ({len(data.x_train):,} images, {h}x{w}x{c}) "
-        f"with loss {config.loss}, backend {backend}, {train.epochs} epochs of batch {train.batch_size}"
+        f"Training {resolved.config.model} on {resolved.config.dataset} ({len(data.x_train):,} images, "
+        f"{h}x{w}x{c}) with loss {resolved.config.loss}, backend {backend}, "
+        f"{train.epochs} epochs of batch {train.batch_size}"
     )
     echo(f"Run folder: {run_dir}")
+    return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose)
 
-    callbacks, throughput, grids = _callbacks(run_dir, data, train, echo)
-    fit_args: dict = {}
-    if resolved.model.needs_labels:
-        fit_args = {"x": data.x_train, "y": data.y_train}
-        validation = (data.x_test, data.y_test)
-    else:
-        fit_args = {"x": data.x_train}
-        validation = (data.x_test,)
-    if verbose is None:
-        verbose = 1 if sys.stdout.isatty() else 2
-    model_path = run_dir / MODEL_FILE
+
+def resume_run(
+    run_dir: Path,
+    registry,
+    *,
+    backend: str,
+    epochs: Optional[int] = None,
+    echo: Callable[[str], None] = print,
+    verbose: Optional[int] = None,
+) -> TrainResult:
+    """Continue a run from its checkpoint: same config, same data order and
+    random streams, so it ends where an uninterrupted run would have."""
+    import tomllib
+
+    from .checkpoints import clean_temporary_files, read_checkpoint
+    from .resolve import resolve_stored
+    from .runs import check_model_file
+
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    config_path = run_dir / CONFIG_FILE
+    if not config_path.is_file():
+        raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
     try:
-        history = model.fit(
-            **fit_args,
-            batch_size=train.batch_size,
-            epochs=train.epochs,
-            shuffle=True,
-            validation_data=validation if train.validation and len(data.x_test) else None,
-            callbacks=callbacks,
-            verbose=verbose,
+        doc = tomllib.loads(config_path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{config_path} is damaged: {exc}") from None
+    state = read_checkpoint(run_dir)
+    resolved = resolve_stored(registry, doc, epochs=epochs)
+    train = resolved.config.train
+    if state.epoch >= train.epochs:
+        raise ZooError(
+            f"{run_dir} has finished all {train.epochs} epochs; "
+            f"pass --epochs N (more than {state.epoch}) to train it further"
         )
+    checkpoint = run_dir / state.file
+    check_model_file(checkpoint, registry, doc)
+    clean_temporary_files(run_dir)
+
+    data = load_data(resolved)
+    if data.notice:
+        echo(f"Notice: {data.notice}")
+    stored_shape = doc.get("data", {}).get("image_shape")
+    if stored_shape and list(data.info.image_shape) != list(stored_shape):
+        raise ZooError(
+            f"dataset '{resolved.config.dataset}' now gives {data.info.image_shape} images, but the run "
+            f"was trained on {tuple(stored_shape)}; it cannot be resumed on this data"
+        )
+
+    from .backend import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(train.seed)
+    model = compile_model(build_model(resolved, data.info), train)
+    load_checkpoint_weights(model, checkpoint)
+    restore_random_states(model, state.random_states)
+    _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
+
+    echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
+    return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose)
+
+
+def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,
+                echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+    """The epoch loop: one ``fit`` per epoch on that epoch's order of the
+    data, then validation, a checkpoint, the CSV row, logs and grids."""
+    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks
+    from .checkpoints import read_checkpoint, save_checkpoint
+    from .eventlog import EventLog
+
+    train = resolved.config.train
+    batch = train.batch_size
+    x, y = data.x_train, data.y_train if resolved.model.needs_labels else None
+    steps_per_epoch = -(-len(x) // batch)
+    validation = None
+    if train.validation and len(data.x_test):
+        validation = (data.x_test, data.y_test) if y is not None else (data.x_test,)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 0
+    model_path = run_dir / MODEL_FILE
+    grids = Grids(run_dir, data, train.grid_size, train.seed)
+    events = EventLog.open(run_dir, echo)
+    write_metrics_csv(run_dir / METRICS_FILE, state.history)
+    epoch_seconds: list[float] = []
+
+    def checkpoint(model, epoch: int, step: int) -> None:
+        state.epoch, state.step = epoch, step
+        state.random_states = read_random_states(model)
+        save_checkpoint(run_dir, model, state)
+
+    def last_good() -> str:
+        saved = read_checkpoint(run_dir, missing_ok=True)
+        if saved is None:
+            return "no checkpoint was written yet"
+        return f"the last good checkpoint ({saved.description}) is in {run_dir / saved.file} and {model_path}"
+
+    stopper = SignalStop(echo)
+    current = {"epoch": state.epoch, "first": state.step}
+
+    def step_checkpoint(model, batches: int) -> None:
+        state.global_step = watch.global_start + batches
+        checkpoint(model, current["epoch"], current["first"] + batches)
+
+    callbacks, watch = make_callbacks(model, train.epochs, stopper, step_checkpoint, train.checkpoint_every_steps)
+    try:
+        with stopper:
+            for epoch in range(state.epoch, train.epochs):
+                if stopper.requested:
+                    break
+                first = state.step if epoch == state.epoch else 0
+                current.update(epoch=epoch, first=first)
+                order = epoch_order(train.seed, epoch, len(x))[first * batch:]
+                inputs = {"x": x[order]} if y is None else {"x": x[order], "y": y[order]}
+                watch.reset(state.global_step)
+                began = time.perf_counter()
+                history = model.fit(**inputs, batch_size=batch, epochs=epoch + 1, initial_epoch=epoch,
+                                    shuffle=False, callbacks=callbacks, verbose=verbose)
+                seconds = time.perf_counter() - began
+                if watch.bad:
+                    name, value, step = watch.bad
+                    raise TrainingDiverged(
+                        f"'{name}' became {value} at epoch {epoch + 1}, batch {first + step}; training stopped "
+                        f"and nothing from this epoch was saved; {last_good()}. Try a lower learning rate, "
+                        f"e.g. --learning-rate {train.learning_rate / 10:g}"
+                    )
+                state.global_step = watch.global_start + watch.batches
+                if first + watch.batches < steps_per_epoch:  # a signal stopped the epoch early
+                    checkpoint(model, epoch, first + watch.batches)
+                    break
+
+                logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+                if validation is not None:
+                    scores = model.evaluate(*validation, batch_size=batch, verbose=0, return_dict=True)
+                    logs.update({f"val_{k}": float(v) for k, v in scores.items()})
+                if (bad := first_bad_value(logs)) is not None:
+                    raise TrainingDiverged(
+                        f"'{bad[0]}' became {bad[1]} at the end of epoch {epoch + 1}; training stopped and this "
+                        f"epoch was not saved; {last_good()}. Try a lower learning rate, "
+                        f"e.g. --learning-rate {train.learning_rate / 10:g}"
+                    )
+                logs["seconds"] = seconds
+                logs["images_per_second"] = (len(x) - first * batch) / seconds
+                if first == 0:
+                    epoch_seconds.append(seconds)
+                state.history.append({"epoch": epoch + 1, **logs})
+                checkpoint(model, epoch + 1, 0)
+                write_metrics_csv(run_dir / METRICS_FILE, state.history)
+                if events:
+                    events.write(epoch + 1, logs)
+                grids.write(model, epoch + 1)
+                echo(f"Epoch {epoch + 1}/{train.epochs}: {format_logs(logs)} "
+                     f"({logs['images_per_second']:,.0f} images/s, {seconds:.1f} s)")
     except KeyboardInterrupt:
-        done = len(throughput.epoch_seconds)
-        save_model(model, model_path)
+        # A second signal: stop now, leave the last checkpoint as it is.
         raise Interrupted(
-            f"interrupted after {done} of {train.epochs} epochs; the model so far is in "
-            f"{model_path} and the metrics in {run_dir / METRICS_FILE}"
+            f"aborted; {last_good()}; resume with: {_resume_hint(run_dir)}",
+            exit_code=stopper.exit_code,
         ) from None
-    save_model(model, model_path)
+    finally:
+        if events:
+            events.close()
+
+    if stopper.requested and (state.epoch < train.epochs or state.step):
+        raise Interrupted(
+            f"stopped {state.description} of {train.epochs}; checkpoint saved in {run_dir / state.file} "
+            f"(and {model_path}); resume with: {_resume_hint(run_dir)}",
+            exit_code=stopper.exit_code,
+        )
 
     seconds = time.perf_counter() - start
-    metrics = {k: float(v[-1]) for k, v in history.history.items() if v}
-    epoch_seconds = throughput.epoch_seconds
+    metrics = {k: v for k, v in state.history[-1].items() if k != "epoch"} if state.history else {}
     steady = epoch_seconds[1:] or epoch_seconds
-    images_per_second = len(data.x_train) * len(steady) / sum(steady) if steady else 0.0
+    images_per_second = len(x) * len(steady) / sum(steady) if steady else 0.0
     files = {"config": run_dir / CONFIG_FILE, "model": model_path, "metrics": run_dir / METRICS_FILE}
+    if events:
+        files["tensorboard"] = events.directory
     files.update(grids.written)
     return TrainResult(run_dir, model_path, metrics, seconds, images_per_second, files)

@@ -1,0 +1,155 @@
+"""What runs between training batches: a NaN guard, stopping on a signal,
+step checkpoints, the progress bar, and the per-epoch image grids.
+
+Keras is imported inside :func:`make_callbacks`, never at module import.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+
+# === Signals ===
+
+
+class SignalStop:
+    """Turns the first SIGINT or SIGTERM into a request to stop after the
+    current batch; a second one aborts at once (KeyboardInterrupt).
+
+    Used as a context manager around training; outside the main thread (where
+    Python cannot install handlers) it does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, echo: Callable[[str], None] = print):
+        self.echo = echo
+        self.received: Optional[int] = None
+        self._previous: dict = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.received or signal.SIGINT)
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        name = signal.Signals(signum).name
+        self.echo(f"\n{name} received: stopping after this batch and saving a checkpoint "
+                  f"(send it again to abort without saving)")
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+        return False
+
+
+# === Grids ===
+
+
+class Grids:
+    """Per-epoch PNG grids: samples from one fixed noise batch (or the model's
+    own ``sample_grid``, e.g. one row per class), and test images above their
+    reconstructions, for models that can."""
+
+    def __init__(self, run_dir: Path, data, grid_size: int, seed: int):
+        self.run_dir, self.n, self.seed = Path(run_dir), grid_size, seed
+        self.written: dict[str, Path] = {}
+        pairs = max(1, grid_size // 2) * grid_size
+        self.originals = data.x_test[:pairs] if len(data.x_test) else data.x_train[:pairs]
+
+    def write(self, model, epoch: int) -> None:
+        from .images import interleave_rows, save_grid
+
+        n, tag = self.n, f"epoch-{epoch:03d}.png"
+        if hasattr(model, "sample_grid"):
+            samples, columns = model.sample_grid(n, seed=self.seed)
+            self.written["samples"] = save_grid(samples, self.run_dir / "samples" / tag, columns)
+        elif hasattr(model, "generate"):
+            samples = model.generate(n * n, seed=self.seed)
+            self.written["samples"] = save_grid(samples, self.run_dir / "samples" / tag, n)
+        if hasattr(model, "reconstruct"):
+            recon = model.reconstruct(self.originals)
+            both = interleave_rows(self.originals, recon, n)
+            self.written["reconstructions"] = save_grid(both, self.run_dir / "reconstructions" / tag, n)
+
+
+# === Keras callbacks ===
+
+
+def first_bad_value(logs: Optional[dict]) -> Optional[tuple[str, float]]:
+    """The first metric in ``logs`` that is NaN or infinite, as (name, value)."""
+    for name, value in (logs or {}).items():
+        try:
+            value = float(np.asarray(value))
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(value):
+            return name, value
+    return None
+
+
+def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoint=None,
+                   every_steps: Optional[int] = None):
+    """The callbacks for one epoch's ``fit``: ``(callbacks, watch)``.
+
+    ``watch`` counts the batches trained in the current ``fit`` call and holds
+    the first non-finite metric seen. ``step_checkpoint(model, batches)`` is
+    called every ``every_steps`` batches (counted over the run).
+    """
+    import keras
+
+    class Watch(keras.callbacks.Callback):
+        """Counts batches; stops on a NaN/inf metric or a signal. Keeps its
+        own reference to the model, since ``self.model`` syncs JAX state on
+        every access (only the step checkpoint needs that)."""
+
+        def __init__(self):
+            super().__init__()
+            self.target = model
+            self.batches = 0
+            self.global_start = 0
+            self.bad: Optional[tuple[str, float, int]] = None
+
+        def reset(self, global_start: int):
+            self.batches, self.global_start, self.bad = 0, global_start, None
+
+        def on_train_batch_end(self, batch, logs=None):
+            bad = first_bad_value(logs)
+            if bad is not None:
+                self.bad = (*bad, self.batches + 1)
+                self.target.stop_training = True
+                return
+            self.batches += 1
+            if stopper.requested:
+                self.target.stop_training = True
+            elif every_steps and step_checkpoint and (self.global_start + self.batches) % every_steps == 0:
+                step_checkpoint(self.model, self.batches)
+
+    class Progress(keras.callbacks.ProgbarLogger):
+        """Keras' progress bar, numbering epochs out of the whole run
+        (each epoch is its own ``fit`` call)."""
+
+        def set_params(self, params):
+            super().set_params({**params, "epochs": total_epochs})
+
+    watch = Watch()
+    return [watch, Progress()], watch

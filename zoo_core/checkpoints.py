@@ -1,0 +1,169 @@
+"""Checkpoints that survive crashes, kills and full disks.
+
+A run folder's checkpoint is two things: a ``.keras`` file under
+``checkpoints/`` (weights and optimizer state) and ``checkpoint.json``
+(which file, how far training got, random-generator states, the metrics
+so far). Each is written to a temporary file and renamed into place, and
+``checkpoint.json`` is replaced only after its ``.keras`` file is complete,
+so at every instant the folder names one whole checkpoint: a crash, a
+``kill -9`` or a full disk in the middle of a write leaves the previous one.
+
+Nothing here imports Keras; the model object is only asked to ``save``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .errors import ZooError
+
+STATE_FILE = "checkpoint.json"
+FOLDER = "checkpoints"
+MODEL_FILE = "model.keras"
+FORMAT = 1
+
+
+@dataclass
+class CheckpointState:
+    """How far a run got, as stored in ``checkpoint.json``.
+
+    Attributes:
+        epoch: the epoch in progress, counted from 0; ``step`` batches of it are done.
+            ``epoch = 3, step = 0`` means three whole epochs are done.
+        step: batches of ``epoch`` already trained (0 at an epoch boundary).
+        global_step: batches trained in the whole run.
+        file: the ``.keras`` file, relative to the run folder.
+        random_states: values of the model's random-generator state variables.
+        history: one dict of metrics per finished epoch (the rows of metrics.csv).
+    """
+
+    epoch: int
+    step: int = 0
+    global_step: int = 0
+    file: str = ""
+    random_states: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    format: int = FORMAT
+
+    @property
+    def description(self) -> str:
+        if self.step:
+            return f"epoch {self.epoch + 1}, after batch {self.step}"
+        return f"after epoch {self.epoch}"
+
+
+class CheckpointWriteError(ZooError):
+    """Writing a checkpoint failed (full disk, permissions); the previous one is intact."""
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(doc: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` a copy of ``source`` atomically (a hard link when the file system allows)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(run_dir: Path, model, state: CheckpointState, keep: Optional[str] = None) -> Path:
+    """Write ``model`` and ``state`` as the run's checkpoint, atomically.
+
+    ``model.keras`` in the run folder becomes the same file. Older checkpoint
+    files are removed once the new one is in place, except ``keep``.
+
+    Raises:
+        CheckpointWriteError: the write failed; the previous checkpoint is untouched.
+    """
+    run_dir = Path(run_dir)
+    folder = run_dir / FOLDER
+    name = f"epoch-{state.epoch:04d}-step-{state.step:06d}.keras"
+    final = folder / name
+    tmp = folder / f".{name}.tmp.keras"
+    try:
+        folder.mkdir(exist_ok=True)
+        model.save(tmp)
+        _fsync(tmp)
+        os.replace(tmp, final)
+        state.file = f"{FOLDER}/{name}"
+        _write_json(asdict(state), run_dir / STATE_FILE)
+        _link_or_copy(final, run_dir / MODEL_FILE)
+    except OSError as exc:
+        previous = read_checkpoint(run_dir, missing_ok=True)
+        kept = f"the previous checkpoint ({previous.description}) is intact" if previous else "no earlier checkpoint exists"
+        reason = exc.strerror or str(exc)
+        raise CheckpointWriteError(
+            f"could not write the checkpoint to {folder}: {reason}; {kept}. Free some space "
+            f"(or fix the folder's permissions) and resume with: zoo train --resume {run_dir}"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    for other in folder.glob("*.keras"):
+        if other.name not in (name, keep):
+            other.unlink(missing_ok=True)
+    return final
+
+
+def read_checkpoint(run_dir: Path, missing_ok: bool = False) -> Optional[CheckpointState]:
+    """The run's checkpoint state; raises ZooError when it is missing or damaged."""
+    run_dir = Path(run_dir)
+    path = run_dir / STATE_FILE
+    if not path.is_file():
+        if missing_ok:
+            return None
+        raise ZooError(
+            f"{run_dir} has no {STATE_FILE}: it was not trained by this version of zoo or "
+            f"stopped before its first checkpoint; start it again with zoo train"
+        )
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"format {doc.get('format')!r}, expected {FORMAT}")
+        state = CheckpointState(**doc)
+        if not isinstance(state.epoch, int) or not isinstance(state.step, int) or state.epoch < 0 or state.step < 0:
+            raise ValueError("bad epoch or step")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        if missing_ok:
+            return None
+        raise ZooError(f"{path} is damaged ({exc}); the run cannot be resumed") from None
+    if not (run_dir / state.file).is_file():
+        if missing_ok:
+            return None
+        raise ZooError(f"{path} names {state.file}, which is missing; the run cannot be resumed")
+    return state
+
+
+def clean_temporary_files(run_dir: Path) -> None:
+    """Remove what an interrupted write left behind (never a complete file)."""
+    for pattern in (f"{FOLDER}/.*.tmp.keras", ".*.tmp"):
+        for path in Path(run_dir).glob(pattern):
+            path.unlink(missing_ok=True)
