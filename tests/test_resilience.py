@@ -108,7 +108,7 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
 
     monkeypatch.setattr(zoo_callbacks, "make_callbacks", with_ctrl_c)
     with pytest.raises(Interrupted, match="resume with: zoo train --resume") as caught:
-        train_run(resolved(registry, epochs=2), split, backend=backend(), **QUIET)
+        train_run(resolved(registry, epochs=2, steps_per_execution=1), split, backend=backend(), **QUIET)
     assert caught.value.exit_code == 130
     state = read_checkpoint(split)
     assert (state.epoch, state.step) == (1, 3)  # stopped after the batch that saw the signal
@@ -122,7 +122,8 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
 
 def test_step_checkpoints(registry, tmp_path):
     run = tmp_path / "run"
-    train_run(resolved(registry, epochs=1, checkpoint_every_steps=3), run, backend=backend(), **QUIET)
+    train_run(resolved(registry, epochs=1, checkpoint_every_steps=3,
+                       steps_per_execution=1 if backend() == "torch" else 2), run, backend=backend(), **QUIET)
     state = read_checkpoint(run)
     assert (state.epoch, state.step, state.global_step) == (1, 0, 4)
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-0001-step-000000.keras"]
@@ -152,7 +153,7 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(registry, tmp_path, monkey
 
     monkeypatch.setattr(zoo_callbacks.Grids, "write", poison)
     with pytest.raises(TrainingDiverged) as caught:
-        train_run(resolved(registry, epochs=3), run, backend=backend(), **QUIET)
+        train_run(resolved(registry, epochs=3, steps_per_execution=1), run, backend=backend(), **QUIET)
     message = str(caught.value)
     assert "became nan at epoch 2, batch 1" in message
     assert "after epoch 1" in message and "--learning-rate 0.0001" in message

@@ -133,16 +133,20 @@ def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoin
             self.batches, self.global_start, self.bad = 0, global_start, None
 
         def on_train_batch_end(self, batch, logs=None):
+            # With steps_per_execution > 1 Keras calls this once per execution,
+            # with the index of its last batch.
             bad = first_bad_value(logs)
             if bad is not None:
-                self.bad = (*bad, self.batches + 1)
+                self.bad = (*bad, batch + 1)
                 self.target.stop_training = True
                 return
-            self.batches += 1
+            before, self.batches = self.batches, batch + 1
             if stopper.requested:
                 self.target.stop_training = True
-            elif every_steps and step_checkpoint and (self.global_start + self.batches) % every_steps == 0:
-                step_checkpoint(self.model, self.batches)
+            elif every_steps and step_checkpoint:
+                start = self.global_start
+                if (start + before) // every_steps != (start + self.batches) // every_steps:
+                    step_checkpoint(self.model, self.batches)
 
     class Progress(keras.callbacks.ProgbarLogger):
         """Keras' progress bar, numbering epochs out of the whole run

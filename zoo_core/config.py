@@ -159,6 +159,14 @@ class TrainConfig:
         grid_size: the sample grids are ``grid_size`` x ``grid_size`` images.
         checkpoint_every_steps: also checkpoint every N batches, not only at the end of
             each epoch (None: epochs only).
+        steps_per_execution: batches per compiled call (None: zoo's measured default
+            for the backend and device; PyTorch takes only 1).
+        jit_compile: compile the train step with XLA (None: zoo's default per backend
+            and device; JAX always compiles).
+        precision: ``float32``, or a mixed-precision policy (``mixed_float16``,
+            ``mixed_bfloat16``) for GPUs/TPUs; slower on CPU.
+        distribute: ``none``, or ``data-parallel`` to split each batch over every
+            device with Keras' distribution API (JAX backend).
     """
 
     epochs: int = 10
@@ -173,6 +181,10 @@ class TrainConfig:
     validation: bool = True
     grid_size: int = 8
     checkpoint_every_steps: Optional[int] = None
+    steps_per_execution: Optional[int] = None
+    jit_compile: Optional[bool] = None
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    distribute: Literal["none", "data-parallel"] = "none"
 
     def __post_init__(self) -> None:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "grid_size": self.grid_size}
@@ -186,6 +198,8 @@ class TrainConfig:
                 raise ConfigError(f"'train.{key}' must be in [0, 1), got {getattr(self, key)}")
         if self.image_size is not None and self.image_size < 1:
             raise ConfigError(f"'train.image_size' must be at least 1, got {self.image_size}")
+        if self.steps_per_execution is not None and self.steps_per_execution < 1:
+            raise ConfigError(f"'train.steps_per_execution' must be at least 1, got {self.steps_per_execution}")
         if self.checkpoint_every_steps is not None and self.checkpoint_every_steps < 1:
             raise ConfigError(
                 f"'train.checkpoint_every_steps' must be at least 1, got {self.checkpoint_every_steps}"

@@ -151,10 +151,14 @@ def build_model(resolved: ResolvedRun, data_info):
 
 
 
-def compile_model(model, train):
-    """Compile with the run's optimizer and create its slots now, so that a
-    checkpoint's optimizer state has somewhere to load into."""
-    model.compile(optimizer=make_optimizer(train))
+def compile_model(model, train, backend: Optional[str] = None):
+    """Compile with the run's optimizer and execution settings, and create
+    the optimizer's slots now, so that a checkpoint's optimizer state has
+    somewhere to load into."""
+    from .devices import compile_options
+
+    options = compile_options(train, backend) if backend else {}
+    model.compile(optimizer=make_optimizer(train), **options)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:
         optimizer.build(model.trainable_variables)
@@ -306,10 +310,19 @@ def train_run(
     from .backend import import_keras
 
     keras = import_keras()
-    keras.utils.set_random_seed(train.seed)
-    model = compile_model(build_model(resolved, data.info), train)
-    run_dir = prepare_run_dir(run_dir, overwrite)
-    _write_config(resolved, run_dir, backend, data, keras.__version__)
+    from .devices import execution
+
+    with execution(train, backend):
+        keras.utils.set_random_seed(train.seed)
+        model = compile_model(build_model(resolved, data.info), train, backend)
+        run_dir = prepare_run_dir(run_dir, overwrite)
+        _write_config(resolved, run_dir, backend, data, keras.__version__)
+        _announce(resolved, data, run_dir, backend, echo)
+        return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose)
+
+
+def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str, echo) -> None:
+    train = resolved.config.train
 
     h, w, c = data.info.image_shape
     echo(
@@ -318,7 +331,13 @@ def train_run(
         f"{train.epochs} epochs of batch {train.batch_size}"
     )
     echo(f"Run folder: {run_dir}")
-    return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose)
+    extras = [f"precision {train.precision}"] if train.precision != "float32" else []
+    if train.distribute != "none":
+        import keras
+
+        extras.append(f"{train.distribute} over {len(keras.distribution.list_devices())} devices")
+    if extras:
+        echo("With " + ", ".join(extras))
 
 
 def resume_run(
@@ -372,14 +391,16 @@ def resume_run(
     from .backend import import_keras
 
     keras = import_keras()
-    keras.utils.set_random_seed(train.seed)
-    model = compile_model(build_model(resolved, data.info), train)
-    load_checkpoint_weights(model, checkpoint)
-    restore_random_states(model, state.random_states)
-    _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
+    from .devices import execution
 
-    echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
-    return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose)
+    with execution(train, backend):
+        keras.utils.set_random_seed(train.seed)
+        model = compile_model(build_model(resolved, data.info), train, backend)
+        load_checkpoint_weights(model, checkpoint)
+        restore_random_states(model, state.random_states)
+        _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
+        echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
+        return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose)
 
 
 def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,

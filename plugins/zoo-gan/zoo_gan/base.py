@@ -229,6 +229,9 @@ class GAN(keras.Model):
             # Measured on a 2-core CPU: XLA makes these GAN steps 1.5-2x slower
             # than TensorFlow's own (oneDNN) kernels. JAX must jit; torch doesn't by default.
             kwargs["jit_compile"] = False
+        # Keras would wrap the pair in a LossScaleOptimizer under mixed_float16,
+        # which the steps cannot use; models.build refuses that policy instead.
+        kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, **kwargs)
 
     def get_compile_config(self):

@@ -21,6 +21,11 @@ PACKAGE = "zoo_gan"
 def build(cls, config, data, loss):
     """Make a model of ``cls`` from a config dataclass and attach its loss."""
     options = asdict(config)
+    if keras.config.dtype_policy().name == "mixed_float16":
+        raise ValueError(
+            "mixed_float16 needs loss scaling, which zoo-gan's two-optimizer train steps do not do; "
+            "use --precision mixed_bfloat16 (no loss scaling needed) or float32"
+        )
     for method in ("discriminator", "generator"):
         if not callable(getattr(loss, method, None)):
             raise ValueError(

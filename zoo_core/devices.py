@@ -1,0 +1,150 @@
+"""Where and how training runs: devices, compile settings per backend,
+mixed precision, and data parallelism through Keras' distribution API.
+
+Keras is imported inside functions only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+from typing import Any, Iterator
+
+from .errors import ZooError
+
+BACKEND_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "jax": ("jax",),
+    "torch": ("torch",),
+}
+
+# Compile settings zoo uses when the run's config leaves them unset, by
+# (backend, device kind). Measured on a 2-core CPU (benchmarks/RESULTS.md):
+# - TensorFlow on CPU: XLA makes these conv nets slower than TensorFlow's own
+#   oneDNN kernels, and several steps per tf.function call cut the per-step
+#   overhead of small models.
+# - JAX always compiles; several steps per call save the Python round trip.
+# - PyTorch: Keras allows only one step per call; torch.compile is not worth
+#   its compile time for models this small.
+# On GPUs Keras' own defaults ("auto" XLA) stand.
+EXECUTION_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("tensorflow", "cpu"): {"jit_compile": False, "steps_per_execution": 8},
+    ("jax", "cpu"): {"steps_per_execution": 8},
+    ("jax", "gpu"): {"steps_per_execution": 8},
+}
+
+
+def installed_backends() -> dict[str, str]:
+    """Backend name -> installed version, read from package metadata (no import)."""
+    found = {}
+    for name, distributions in BACKEND_DISTRIBUTIONS.items():
+        for dist in distributions:
+            try:
+                found[name] = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def accelerators(backend: str) -> list[str]:
+    """The GPUs/TPUs the running backend sees (empty on a CPU-only machine)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    if backend == "jax":
+        import jax
+
+        return [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip()
+                for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
+        import torch
+
+        return [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    return []
+
+
+def all_devices(backend: str) -> list[str]:
+    import keras
+
+    try:
+        return [str(d) for d in keras.distribution.list_devices()]
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        return accelerators(backend) or ["cpu"]
+
+
+def compile_options(train, backend: str) -> dict[str, Any]:
+    """``compile()`` keyword arguments: the run's settings, else zoo's
+    measured defaults for this backend and device."""
+    kind = "gpu" if accelerators(backend) else "cpu"
+    options = dict(EXECUTION_DEFAULTS.get((backend, kind), {}))
+    if train.steps_per_execution is not None:
+        options["steps_per_execution"] = train.steps_per_execution
+    if train.jit_compile is not None:
+        options["jit_compile"] = train.jit_compile
+    if backend == "torch" and options.get("steps_per_execution", 1) != 1:
+        raise ZooError("the PyTorch backend runs one step per execution: set train.steps_per_execution=1")
+    return options
+
+
+@contextlib.contextmanager
+def execution(train, backend: str) -> Iterator[None]:
+    """Set the dtype policy and the distribution for one run, and restore
+    Keras' global state afterwards (tests train several runs per process)."""
+    import keras
+
+    policy = keras.config.dtype_policy()
+    distribution = keras.distribution.distribution()
+    try:
+        if train.precision != "float32":
+            keras.config.set_dtype_policy(train.precision)
+        if train.distribute == "data-parallel":
+            keras.distribution.set_distribution(data_parallel(train, backend))
+        yield
+    finally:
+        keras.config.set_dtype_policy(policy)
+        keras.distribution.set_distribution(distribution)
+
+
+def data_parallel(train, backend: str):
+    """Keras' ``DataParallel`` over every device of the backend (all hosts,
+    after ``keras.distribution.initialize``)."""
+    import keras
+
+    if backend != "jax":
+        raise ZooError(
+            f"--distribute data-parallel uses Keras' distribution API, which runs on the JAX "
+            f"backend; use --backend jax (this run is on {backend})"
+        )
+    devices = keras.distribution.list_devices()
+    if train.batch_size % len(devices):
+        raise ZooError(
+            f"--distribute data-parallel splits each batch over {len(devices)} devices, so the batch "
+            f"size must be a multiple of {len(devices)} (got {train.batch_size}); change --batch-size"
+        )
+    return keras.distribution.DataParallel(devices=devices)
+
+
+def describe(backend: str) -> dict[str, Any]:
+    """What ``zoo doctor`` reports about the chosen backend."""
+    from .backend import import_keras
+
+    keras = import_keras()
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": installed_backends().get(backend, "?"),
+        "devices": all_devices(backend),
+        "accelerators": accelerators(backend),
+        "compile_defaults": compile_defaults_text(backend),
+    }
+
+
+def compile_defaults_text(backend: str) -> str:
+    kind = "gpu" if accelerators(backend) else "cpu"
+    options = EXECUTION_DEFAULTS.get((backend, kind), {})
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "Keras' defaults"
