@@ -5,6 +5,10 @@ Every hook takes no required arguments and returns a list of spec objects
 gave each spec, and fails loudly when two plugins use the same name.
 Hooks may gain optional arguments later: pluggy passes an implementation only
 the arguments it names, so existing plugins keep working.
+
+Every hook is documented, with its signature and an example, in
+docs/plugins.md; tests/test_plugins.py fails when one is not, or has no
+``test_hook_<name>`` test.
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import re
 import shutil
 import typing
 from typing import Any
 
 from .config import TrainConfig, type_name
+from .plugins import LOADED, NOT_SELECTED, SELECT_ENV
 from .registry import Entry, Registry
 from .specs import config_fields
 
@@ -49,7 +51,7 @@ def _rows(registry: Registry, kind: str, pattern: str) -> tuple[list[str], list[
         plugins = [p for p in registry.plugins.values() if _match(p.name, pattern)]
         rows = [
             [p.name, p.distribution or "-", p.version or "-", p.source,
-             f"FAILED: {p.error}" if p.error else ", ".join(p.hooks) or "(no hooks)"]
+             p.state]
             for p in plugins
         ]
         return ["NAME", "DISTRIBUTION", "VERSION", "FOUND BY", "HOOKS"], rows
@@ -74,17 +76,22 @@ def _match(name: str, pattern: str) -> bool:
 
 def as_text(registry: Registry, kinds: list[str], pattern: str, single: bool = False) -> str:
     parts = []
-    if not registry.plugins:
+    loaded = any(p.status == LOADED for p in registry.plugins.values())
+    if not loaded:
         parts.append(NO_PLUGINS)
+        left_out = [p.name for p in registry.plugins.values() if p.status == NOT_SELECTED]
+        if left_out:
+            parts[-1] += (f"\n(ZOO_PLUGINS={os.environ.get(SELECT_ENV, '')!r} leaves out the installed "
+                          f"plugins {', '.join(left_out)}; unset it to load them.)")
     for kind in kinds:
         headers, rows = _rows(registry, kind, pattern)
         if single:
             parts.append(table(headers, rows) if rows else f"No {kind} match '{pattern}'.")
         elif rows:
             parts.append(f"{kind.capitalize()}:\n" + table(headers, rows))
-        elif pattern == "*" and kind != "plugins" and registry.plugins:
+        elif pattern == "*" and kind != "plugins" and loaded:
             parts.append(f"{kind.capitalize()}: none installed")
-    if not single and pattern != "*" and len(parts) == (0 if registry.plugins else 1):
+    if not single and pattern != "*" and len(parts) == (0 if loaded else 1):
         parts.append(f"Nothing matches '{pattern}'.")
     return "\n\n".join(parts)
 

@@ -1,0 +1,89 @@
+"""``zoo new-plugin``: write a working plugin package to start from.
+
+The templates live in ``zoo_core/templates/plugin`` as ``*.tmpl`` files with
+``$name``-style placeholders (:class:`string.Template`; Python code has no
+other ``$``). The ``package`` folder is renamed to the plugin's package.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Optional
+
+from . import __version__
+from .errors import ZooError
+
+TEMPLATES = Path(__file__).parent / "templates" / "plugin"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+#: Names whose distribution or package would clash with zoo's own.
+RESERVED = {"core", "zoo"}
+
+
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name) or len(name) > 40:
+        raise ZooError(
+            f"plugin name '{name}' must be lowercase letters, digits and single hyphens, "
+            f"starting with a letter (at most 40 characters), e.g. 'my-vae'"
+        )
+    if name in RESERVED:
+        raise ZooError(f"plugin name '{name}' would clash with zoo itself; choose another")
+
+
+def core_range(version: str = __version__) -> str:
+    """The zoo-core versions a new plugin accepts: this release's minor version
+    up to the next major one (zoo-core only adds to the hook API in between)."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f">={major}.{minor},<{major + 1}"
+
+
+def placeholders(name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "dist": f"zoo-{name}",
+        "package": "zoo_" + name.replace("-", "_"),
+        "classname": "".join(part.capitalize() for part in name.split("-")),
+        "core_range": core_range(),
+    }
+
+
+def new_plugin(name: str, parent: Optional[Path] = None, registry=None) -> tuple[Path, list[Path]]:
+    """Write the package ``zoo-NAME`` into ``parent`` (default: the current folder).
+
+    Args:
+        name: the plugin's name; the model is ``NAME``, the loss ``NAME-elbo``,
+            the preset ``NAME-mnist``.
+        parent: the folder to create ``zoo-NAME`` in.
+        registry: when given, names it already has are refused (two plugins
+            registering one name stop zoo).
+
+    Returns:
+        The package folder and the files written.
+
+    Raises:
+        ZooError: a bad name, a name already registered, or a folder in the way.
+    """
+    check_name(name)
+    values = placeholders(name)
+    if registry is not None:
+        for kind, taken in (("model", name), ("loss", f"{name}-elbo"), ("preset", f"{name}-mnist")):
+            if taken in registry.names(kind):
+                entry = registry.get(kind, taken)
+                raise ZooError(
+                    f"{kind} '{taken}' is already registered by plugin '{entry.plugin}' ({entry.provider}); "
+                    f"choose another plugin name"
+                )
+    target = Path(parent or ".") / values["dist"]
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ZooError(f"{target} already exists and is not empty; choose another --dir or name")
+
+    written = []
+    for template in sorted(TEMPLATES.rglob("*.tmpl")):
+        relative = template.relative_to(TEMPLATES).with_suffix("")  # drop .tmpl
+        parts = [values["package"] if part == "package" else part for part in relative.parts]
+        path = target.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(string.Template(template.read_text()).substitute(values))
+        written.append(path)
+    return target, written
