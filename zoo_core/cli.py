@@ -200,15 +200,22 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 @click.option("--checkpoint-every", type=click.IntRange(min=1), metavar="STEPS",
               help="Also checkpoint every STEPS batches (default: at the end of each epoch).")
 @click.option("--tensorboard", is_flag=True, help="Print the command that shows this run in TensorBoard.")
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
+              help="Keras dtype policy; mixed precision is for GPUs/TPUs (slower on CPU).")
+@click.option("--distribute", type=click.Choice(["none", "data-parallel"]),
+              help="data-parallel: split each batch over all devices (Keras distribution API, JAX).")
+@click.option("--eval", "evaluate", is_flag=True,
+              help="Run 'zoo eval' on the finished run and store it as RUN/eval.json.")
 def train(target, overrides, dataset, loss, backend, registry_files, epochs, batch_size,
-          learning_rate, seed, out, overwrite, resume, checkpoint_every, tensorboard):
+          learning_rate, seed, out, overwrite, resume, checkpoint_every, tensorboard, precision, distribute,
+          evaluate):
     """Train a preset or a model and write a run folder.
 
     The folder holds config.toml (the resolved config), model.keras,
     metrics.csv, TensorBoard logs, a checkpoint after every epoch, and
     per-epoch PNG grids of samples and reconstructions. Ctrl-C or SIGTERM
     stops after the current batch with a checkpoint; continue with
-    --resume RUN.
+    --resume RUN. --eval then measures the run as 'zoo eval RUN' does.
     """
     from .backend import choose_backend
     from .resolve import resolve_run
@@ -218,7 +225,8 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
     if resume:
         changed = {"PRESET|MODEL": target, "--set": overrides, "--dataset": dataset, "--loss": loss,
                    "--batch-size": batch_size, "--learning-rate": learning_rate, "--seed": seed, "--out": out,
-                   "--overwrite": overwrite, "--checkpoint-every": checkpoint_every}
+                   "--overwrite": overwrite, "--checkpoint-every": checkpoint_every,
+                   "--precision": precision, "--distribute": distribute}
         given = [name for name, value in changed.items() if value]
         if given:
             raise ZooError(
@@ -238,7 +246,8 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
         resolved = resolve_run(
             registry, target, dataset=dataset, loss=loss, overrides=overrides,
             train={"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-                   "checkpoint_every_steps": checkpoint_every},
+                   "checkpoint_every_steps": checkpoint_every, "precision": precision,
+                   "distribute": distribute},
         )
         run_dir = Path(out) if out else default_run_dir(resolved.config.preset or resolved.config.model)
         check_run_dir(run_dir, overwrite)
@@ -254,6 +263,15 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
     width = max(len(k) for k in result.files)
     for key, path in result.files.items():
         click.echo(f"  {key + ':':<{width + 1}} {path}")
+    if evaluate:
+        from .evaluation import evaluate_run
+        from .evaluation.report import format_report
+
+        click.echo(f"Evaluating {run_dir} (as 'zoo eval {run_dir}') ...")
+        report = evaluate_run(run_dir, registry=registry, backend=backend_name,
+                              echo=lambda line: click.echo(line, err=True))
+        click.echo(format_report(report))
+        click.echo(f"  eval: {report['file']}")
 
 
 def _run_backend(run_dir: Path):
@@ -268,6 +286,163 @@ def _run_backend(run_dir: Path):
 
 def _print_tensorboard(run_dir: Path) -> None:
     click.echo(f"TensorBoard: tensorboard --logdir {run_dir / 'logs'}")
+
+
+# === zoo sample / zoo eval / zoo plot ===
+
+backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax", "torch"]),
+                              help="Keras backend (default: $KERAS_BACKEND, else the fastest installed).")
+
+
+@cli.command()
+@click.argument("run", metavar="RUN")
+@click.option("--num", type=click.IntRange(min=1), help="Images to generate (default 64); for the other modes: "
+              "images to reconstruct (32), interpolation rows (8), dimensions to traverse (10), grid side (15).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same images.")
+@click.option("--class", "class_index", type=int, help="Generate only this class (class-conditional models).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="FILE.npz (images float32 in [0, 1], labels) or FILE.png (a grid); default: a PNG in RUN.")
+@click.option("--reconstruct", is_flag=True, help="Test images above their reconstructions.")
+@click.option("--interpolate", is_flag=True, help="Decoded straight lines between pairs of test images' latents.")
+@click.option("--traverse", is_flag=True, help="Sweep each latent dimension from -3 to 3, one row each.")
+@click.option("--latent-plot", is_flag=True, help="2-D latents: the decoded latent grid and a scatter of "
+              "test-set means coloured by label.")
+@click.option("--dataset", help="Data for --reconstruct, --interpolate, --latent-plot (default: the run's).")
+@backend_option
+@registry_option
+def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse, latent_plot, dataset, backend,
+           registry_files):
+    """Generate images from a trained run (folder or .keras file)."""
+    from .evaluation import commands
+
+    modes = [m for m, on in zip(commands.SAMPLE_MODES, (reconstruct, interpolate, traverse, latent_plot)) if on]
+    if len(modes) > 1:
+        raise ZooError(f"choose one of --{', --'.join(modes)}")
+    commands.sample(run, num=num, seed=seed, class_index=class_index, out=out, mode=modes[0] if modes else None,
+                    dataset=dataset, backend=backend, registry=get_registry(registry_files), echo=click.echo)
+
+
+@cli.command(name="eval")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.option("--metrics", multiple=True, metavar="LIST",
+              help="Comma-separated: likelihood, fd, kid, coverage (default: every one that applies).")
+@click.option("--num", type=click.IntRange(min=2), default=10_000, show_default=True,
+              help="Generated images for FD, KID and coverage (capped at the test split's size).")
+@click.option("--k", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Importance samples per image for the IWAE likelihood bound.")
+@click.option("--nll-images", default="200", show_default=True, metavar="N|all",
+              help="Random test images for the IWAE bound (the ELBO always uses the whole test split).")
+@click.option("--binarise", type=click.Choice(["stochastic", "threshold", "none"]), default="stochastic",
+              show_default=True, help="How test images are binarised for a Bernoulli likelihood.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Fixes samples, subsets and draws.")
+@click.option("--classifier-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Epochs for the cached feature classifier (trained once per data set).")
+@click.option("--dataset", help="Evaluate against this data set instead of the run's.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one object, or {runs: [...]}).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also draw a bar chart of the runs to FILE.png.")
+@click.option("--no-save", is_flag=True, help="Do not write eval.json into the run folders.")
+@backend_option
+@registry_option
+def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, dataset, as_json, plot, no_save,
+          backend, registry_files):
+    """Measure trained runs: likelihood (ELBO, IWAE NLL), FD, KID, class coverage.
+
+    FD, KID and coverage use a classifier zoo trains on the data set's train
+    split and caches; each number is shown beside its real-data floor.
+    Several runs give one comparison table. Results are also saved as
+    RUN/eval.json.
+    """
+    from .evaluation import commands
+    from .evaluation.evaluate import EvalOptions
+
+    options = EvalOptions(num=num, seed=seed, k=k, nll_images=commands.parse_count(nll_images, "--nll-images"),
+                          binarise=binarise, classifier_epochs=classifier_epochs)
+    commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json, plot=plot,
+                      save=not no_save, backend=backend, registry=get_registry(registry_files), echo=click.echo,
+                      progress=lambda line: click.echo(line, err=True))
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
+@click.option("--out", type=click.Path(dir_okay=False), help="Loss-curve file for one run (default RUN/losses.png).")
+@click.option("--compare", type=click.Path(dir_okay=False),
+              help="Bar chart of the runs' eval.json results (default comparison.png for 2+ evaluated runs).")
+def plot(runs, out, compare):
+    """Plot loss curves from metrics.csv, and compare evaluated runs."""
+    from .evaluation import commands
+
+    commands.plot(runs, out=out, compare=compare, echo=click.echo)
+
+
+# === zoo plugins / zoo new-plugin ===
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--trace", is_flag=True, help="Also trace plugin loading and every hook call to stderr "
+              "(as ZOO_TRACE_PLUGINS=1 does for any command).")
+def plugins(as_json, trace):
+    """List installed plugins: distribution, version, where found, hooks and what each returned.
+
+    Plugins that failed to load, or need another zoo-core, are listed with
+    the reason. ZOO_PLUGINS=name1,name2 limits which plugins load.
+    """
+    import contextlib
+
+    from . import plugin_report
+    from .plugins import tracing
+
+    writer = (lambda line: click.echo(line, err=True)) if trace else None
+    with tracing(writer) if writer else contextlib.nullcontext():
+        report = plugin_report.collect()
+    if as_json:
+        click.echo(json.dumps(plugin_report.as_json(report), indent=2))
+    else:
+        click.echo(plugin_report.as_text(report))
+
+
+@cli.command(name="new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The folder to create zoo-NAME in.")
+def new_plugin(name, parent):
+    """Write a working plugin package, zoo-NAME: pyproject with the entry point,
+    a model (NAME), a loss (NAME-elbo), a preset (NAME-mnist), tests, README."""
+    from .registry import load_registry
+    from .scaffold import new_plugin as write_plugin
+
+    target, written = write_plugin(name, Path(parent), registry=load_registry())
+    click.echo(f"Created {target}:")
+    for path in written:
+        click.echo(f"  {path.relative_to(target)}")
+    click.echo(f"Next:\n  pip install -e {target}\n  zoo plugins\n  zoo train {name}-mnist --epochs 1\n"
+               f"  cd {target} && pytest")
+
+
+@cli.command()
+@click.option("--backend", type=click.Choice(["tensorflow", "jax", "torch"]),
+              help="The backend to check (default: the one zoo train would use).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(backend, as_json):
+    """Show the backend zoo would train on, its version, and the devices it sees."""
+    from .backend import choose_backend
+    from .devices import describe, installed_backends
+
+    name = choose_backend(backend)
+    report = {"zoo": __version__, "installed_backends": installed_backends(), **describe(name)}
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "(none)"
+        elif isinstance(value, list):
+            value = ", ".join(value) or "(none)"
+        click.echo(f"{key + ':':<{width + 1}} {value}")
+    if not report["accelerators"]:
+        click.echo("No GPU or TPU visible: training runs on the CPU. See the README's Backends "
+                   "section for GPU builds.")
 
 
 def main():
