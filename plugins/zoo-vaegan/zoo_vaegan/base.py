@@ -1,0 +1,266 @@
+"""The shared VAE-GAN machinery: one Keras model holding an encoder, a
+decoder (the generator) and a discriminator, three optimizers, and the
+backend-neutral forward pass whose terms the per-backend train steps in
+:mod:`zoo_vaegan.steps` differentiate, each network its own loss.
+
+Pixels: ``fit`` and the public methods speak zoo's [0, 1]; inside, images
+live in the decoder's tanh range [-1, 1].
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import objectives, steps
+from .optimizers import NETWORKS, NetworkOptimizers, clone_optimizer
+
+
+def _tensorflow_on_cpu() -> bool:
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+class BaseVAEGAN(keras.Model):
+    """Encoder -> z (reparameterised) -> decoder, and a discriminator whose
+    conv ``feature_layer`` is the space reconstructions are measured in.
+
+    Subclasses set their hyper-parameters, then call :meth:`_build_networks`,
+    which asks for :meth:`make_encoder` (images -> ``[z_mean, z_log_var]``),
+    :meth:`make_decoder` (z -> images in [-1, 1]) and
+    :meth:`make_discriminator` (images -> ``[score, features]``).
+    """
+
+    def __init__(self, image_shape, latent_dim=32, feature_layer=-1, gamma=1e-2, reconstructions_as_fakes=True,
+                 pixel_weight=0.0, kl_weight=1.0, encoder_learning_rate=None, decoder_learning_rate=None,
+                 discriminator_learning_rate=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.latent_dim = int(latent_dim)
+        self.feature_layer = int(feature_layer)
+        self.gamma = float(gamma)
+        self.reconstructions_as_fakes = bool(reconstructions_as_fakes)
+        self.pixel_weight = float(pixel_weight)
+        self.kl_weight = float(kl_weight)
+        self.encoder_learning_rate = encoder_learning_rate
+        self.decoder_learning_rate = decoder_learning_rate
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        names = ["kl", "llike", "pixel", "enc_loss", "dec_loss", "g_loss", "d_loss", "d_real", "d_recon", "d_fake"]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names + ["wasserstein", "gp"]}
+        #: The GAN loss object (the "gan" interface); not saved with the model.
+        self.loss_fn = None
+
+    def _build_networks(self):
+        self.encoder = self.make_encoder()
+        self.decoder = self.make_decoder()
+        self.discriminator = self.make_discriminator()
+        # All three are functional, so every weight exists now.
+        self.built = True
+
+    def make_encoder(self) -> keras.Model:
+        raise NotImplementedError
+
+    def make_decoder(self) -> keras.Model:
+        raise NotImplementedError
+
+    def make_discriminator(self) -> keras.Model:
+        raise NotImplementedError
+
+    def networks(self) -> dict:
+        """``{"encoder": ..., "decoder": ..., "discriminator": ...}``."""
+        return {name: getattr(self, name) for name in NETWORKS}
+
+    # --- pixels ---
+
+    @staticmethod
+    def to_model_range(images):
+        return ops.cast(images, "float32") * 2.0 - 1.0
+
+    @staticmethod
+    def to_unit_range(images):
+        return (ops.cast(images, "float32") + 1.0) * 0.5
+
+    # --- the networks, as the forward pass calls them ---
+
+    def discriminate(self, images, training=False):
+        """``(logits (batch, 1), Dis_l features)`` for images in the model's range."""
+        logits, features = self.discriminator(images, training=training)
+        return ops.cast(logits, "float32"), ops.cast(features, "float32")
+
+    def sample_posterior(self, z_mean, z_log_var):
+        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps  # the reparameterisation trick
+
+    def call(self, images, training=False):
+        """A [0, 1] batch through all three networks: its reconstructions
+        (sampled z) in [0, 1], the posterior, and the discriminator's scores."""
+        x = self.to_model_range(images)
+        z_mean, z_log_var = self.encoder(x, training=training)
+        reconstruction = self.decoder(self.sample_posterior(z_mean, z_log_var), training=training)
+        score, _ = self.discriminate(x, training)
+        return {"reconstruction": self.to_unit_range(reconstruction), "z_mean": z_mean, "z_log_var": z_log_var,
+                "score": score}
+
+    # --- the forward pass (backend-neutral; zoo_vaegan.steps differentiates it) ---
+
+    @property
+    def penalty_weight(self) -> float:
+        return float(getattr(self._loss(), "gradient_penalty", 0.0) or 0.0)
+
+    def _loss(self):
+        if self.loss_fn is None:
+            raise RuntimeError("this VAE-GAN has no GAN loss attached; train it with `zoo train` or set model.loss_fn")
+        return self.loss_fn
+
+    def prepare(self, data):
+        """A fit batch -> real images in the model's range."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.to_model_range(x)
+
+    def forward(self, real, input_gradient, training=True):
+        """One pass of the paper's Algorithm 1 over a batch of real images (model range).
+
+        Returns ``(losses, terms)``: each network's loss (see
+        :func:`zoo_vaegan.objectives.network_losses`) and every scalar to log.
+        """
+        loss_fn = self._loss()
+        z_mean, z_log_var = self.encoder(real, training=training)
+        reconstruction = self.decoder(self.sample_posterior(z_mean, z_log_var), training=training)
+        z_prior = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+        prior_samples = self.decoder(z_prior, training=training)
+
+        real_logits, real_features = self.discriminate(real, training)
+        recon_logits, recon_features = self.discriminate(reconstruction, training)
+        prior_logits, _ = self.discriminate(prior_samples, training)
+
+        pixel = objectives.pixel_nll(self.to_unit_range(real), self.to_unit_range(reconstruction))
+        llike = objectives.feature_nll(real_features, recon_features)
+        if self.pixel_weight:
+            llike = llike + self.pixel_weight * pixel
+        fakes = [recon_logits, prior_logits] if self.reconstructions_as_fakes else [prior_logits]
+        d_loss, g_loss = objectives.adversarial_terms(loss_fn, real_logits, fakes)
+
+        readout = getattr(loss_fn, "readout", None) or (lambda s: s)
+        terms = {"kl": objectives.kl_divergence(z_mean, z_log_var), "llike": llike, "pixel": pixel,
+                 "g_loss": g_loss, "d_real": ops.mean(readout(real_logits)),
+                 "d_recon": ops.mean(readout(recon_logits)), "d_fake": ops.mean(readout(prior_logits))}
+        if self.penalty_weight:
+            fake_images = [reconstruction, prior_samples] if self.reconstructions_as_fakes else [prior_samples]
+            critic = lambda x: self.discriminate(x, training=False)[0]  # noqa: E731
+            gp = 0.0
+            for fake in fake_images:
+                epsilon = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator)
+                gp = gp + objectives.gradient_penalty(critic, real, ops.stop_gradient(fake), epsilon, input_gradient)
+            gp = gp / len(fake_images)
+            d_loss = d_loss + self.penalty_weight * gp
+            terms["gp"] = gp
+            terms["wasserstein"] = ops.mean(real_logits) - ops.mean(prior_logits)
+        terms["d_loss"] = d_loss
+        losses = objectives.network_losses(terms, kl_weight=self.kl_weight, gamma=self.gamma)
+        terms["enc_loss"], terms["dec_loss"] = losses["encoder"], losses["decoder"]
+        return losses, terms
+
+    # --- metrics ---
+
+    @property
+    def metrics(self):
+        skip = () if self.loss_fn is not None and self.penalty_weight else ("wasserstein", "gp")
+        return [tracker for name, tracker in self.trackers.items() if name not in skip]
+
+    def record(self, terms):
+        """Add one step's terms (a dict of scalars) to the epoch means."""
+        by_name = {m.name: m for m in self.metrics}
+        for name, value in terms.items():
+            if name in by_name:
+                by_name[name].update_state(value)
+
+    def logs(self):
+        return {m.name: m.result() for m in self.metrics}
+
+    # --- training: three optimizers, one train step per backend ---
+
+    def compile(self, optimizer=None, **kwargs):
+        """Compile with one optimizer, cloned for the encoder, the decoder
+        and the discriminator (each with its own learning rate when
+        configured), or with a :class:`NetworkOptimizers` as is."""
+        if kwargs.get("loss") is not None:
+            raise ValueError("a VAE-GAN takes its GAN loss from zoo (model.loss_fn), not from compile(loss=...)")
+        optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(3e-4))
+        if not isinstance(optimizer, NetworkOptimizers):
+            optimizer = NetworkOptimizers(
+                encoder=clone_optimizer(optimizer, self.encoder_learning_rate),
+                decoder=clone_optimizer(optimizer, self.decoder_learning_rate),
+                discriminator=clone_optimizer(optimizer, self.discriminator_learning_rate),
+            )
+        optimizer.build_networks({name: net.trainable_variables for name, net in self.networks().items()})
+        if "jit_compile" not in kwargs and _tensorflow_on_cpu():
+            # As for zoo-gan's steps: on a 2-core CPU XLA was slower than
+            # TensorFlow's own kernels. JAX must jit; torch doesn't by default.
+            kwargs["jit_compile"] = False
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
+
+    def train_step(self, *args):
+        # JAX passes (state, data); TensorFlow and PyTorch pass (data).
+        return steps.for_backend().train_step(self, *args)
+
+    def test_step(self, *args):
+        return steps.for_backend().test_step(self, *args)
+
+    # --- what zoo's image grids and later tools use ---
+
+    def generate(self, num_samples, seed=None):
+        """Decode ``num_samples`` draws from the prior N(0, I); float32 in [0, 1].
+
+        The same int ``seed`` gives the same images every time, so per-epoch
+        grids are comparable.
+        """
+        return self.decode(keras.random.normal((int(num_samples), self.latent_dim), seed=seed))
+
+    def decode(self, z):
+        images = self.to_unit_range(self.decoder(ops.convert_to_tensor(z), training=False))
+        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
+
+    def encode(self, images):
+        """The posterior's mean and log-variance for a batch of [0, 1] images."""
+        z_mean, z_log_var = self.encoder(self.to_model_range(ops.convert_to_tensor(images)), training=False)
+        return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
+
+    def reconstruct(self, images):
+        """Decode the posterior mean of each image; float32 in [0, 1]."""
+        z_mean, _ = self.encode(images)
+        return self.decode(z_mean)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_shape": list(self.image_shape),
+            "latent_dim": self.latent_dim,
+            "feature_layer": self.feature_layer,
+            "gamma": self.gamma,
+            "reconstructions_as_fakes": self.reconstructions_as_fakes,
+            "pixel_weight": self.pixel_weight,
+            "kl_weight": self.kl_weight,
+            "encoder_learning_rate": self.encoder_learning_rate,
+            "decoder_learning_rate": self.decoder_learning_rate,
+            "discriminator_learning_rate": self.discriminator_learning_rate,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,34 @@
+"""One train step per backend, side by side.
+
+Three networks with three optimizers mean Keras' own ``train_step`` cannot
+be used. Every step makes one forward pass through
+:meth:`zoo_vaegan.base.BaseVAEGAN.forward`, then differentiates each
+network's own loss with respect to that network's weights only, and applies
+all three updates from the same pass (Larsen et al. 2016, Algorithm 1):
+gradients are taken before any weight moves. Every module here offers:
+
+- ``network_gradients(model, ...)``: each network's gradient of its own loss,
+  from one forward pass, nothing updated;
+- ``train_step(model, ...)``: those gradients, applied by each network's optimizer;
+- ``test_step(model, ...)``: the same terms on held-out data, no update;
+- ``input_gradient(fn, x)``: ``d sum(fn(x)) / dx``, itself differentiable
+  (for a gradient penalty).
+
+The signatures follow each backend's trainer: JAX's steps take and return
+the training state; TensorFlow's and PyTorch's update variables in place.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def for_backend(name: str | None = None):
+    """The step module for ``name`` (default: the backend Keras runs on)."""
+    if name is None:
+        import keras
+
+        name = keras.backend.backend()
+    if name not in ("tensorflow", "jax", "torch"):
+        raise RuntimeError(f"zoo-vaegan has no train step for the '{name}' backend")
+    return importlib.import_module(f"{__name__}.{name}")
