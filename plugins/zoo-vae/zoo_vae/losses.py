@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 
@@ -37,3 +38,27 @@ class ELBO:
             -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
         )
         return {"loss": reconstruction + self.beta * kl, "reconstruction": reconstruction, "kl": kl}
+
+    # --- the likelihood itself, for evaluation (zoo eval's ELBO and IWAE bound) ---
+
+    @property
+    def likelihood(self) -> str:
+        """``"bernoulli"`` (bce) or ``"gaussian"`` (mse): the decoder's p(x|z)."""
+        return "bernoulli" if self.reconstruction == "bce" else "gaussian"
+
+    def log_likelihood(self, x, logits):
+        """``log p(x | z)`` in nats per image, summed over the last three
+        (height, width, channel) axes; ``x`` broadcasts against ``logits``.
+
+        Bernoulli: ``x * l - softplus(l)``, the negative of the bce term; a
+        log-probability only for binary ``x`` (on grey levels it is the
+        cross-entropy, not a normalised likelihood). Gaussian: the unit-variance
+        density of the mse term, with its ``-0.5 * log(2 pi)`` per pixel kept.
+        """
+        logits = ops.cast(logits, "float32")
+        x = ops.cast(x, "float32")
+        if self.reconstruction == "bce":
+            per_pixel = x * logits - ops.softplus(logits)
+        else:
+            per_pixel = -0.5 * ops.square(x - ops.sigmoid(logits)) - 0.5 * float(np.log(2.0 * np.pi))
+        return ops.sum(per_pixel, axis=(-3, -2, -1))

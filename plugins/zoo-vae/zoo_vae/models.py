@@ -81,6 +81,51 @@ class BaseVAE(keras.Model):
         z_mean, _ = self.encoder(ops.convert_to_tensor(images), training=False)
         return self.decode(z_mean)
 
+    # --- likelihood, for zoo eval (see zoo_core.evaluation for the protocol) ---
+
+    @property
+    def likelihood(self):
+        """The decoder's p(x|z) family, from the attached loss (e.g. ``"bernoulli"``); None if no loss."""
+        return getattr(self.loss_fn, "likelihood", None)
+
+    def log_importance_weights(self, images, num_samples, seed=None):
+        """The terms of ``log w = log p(x|z) + log p(z) - log q(z|x)`` for
+        ``num_samples`` draws ``z ~ q(z|x)`` per image.
+
+        ``mean_k log w`` estimates the ELBO (beta = 1, whatever beta trained the
+        model); ``log mean_k exp(log w)`` is the IWAE bound on ``log p(x)``
+        (Burda et al. 2016). p(z) = N(0, I); q(z|x) the encoder's diagonal
+        Gaussian; p(x|z) the attached loss's ``log_likelihood``. The caller
+        keeps ``len(images) * num_samples`` decodes small enough for memory.
+
+        Args:
+            images: ``(N, H, W, C)`` float32 in [0, 1] (binarised by the caller if wanted).
+            num_samples: draws per image (k).
+            seed: an int fixes the draws.
+
+        Returns:
+            ``{"log_px_z", "log_pz", "log_qz_x"}``: float32 numpy arrays shaped ``(N, k)``.
+        """
+        log_likelihood = getattr(self.loss_fn, "log_likelihood", None)
+        if log_likelihood is None:
+            raise ValueError("this VAE has no likelihood attached (model.loss_fn with log_likelihood); "
+                             "rebuild the loss from the run's config")
+        x = ops.convert_to_tensor(np.asarray(images, np.float32))
+        n, k, d = int(x.shape[0]), int(num_samples), self.latent_dim
+        z_mean, z_log_var = self.encoder(x, training=False)
+        z_mean = ops.cast(z_mean, "float32")[:, None, :]
+        z_log_var = ops.cast(z_log_var, "float32")[:, None, :]
+        eps = keras.random.normal((n, k, d), seed=seed)
+        z = z_mean + ops.exp(0.5 * z_log_var) * eps
+        half_log_2pi = 0.5 * float(np.log(2.0 * np.pi))
+        log_qz_x = ops.sum(-0.5 * ops.square(eps) - 0.5 * z_log_var - half_log_2pi, axis=-1)
+        log_pz = ops.sum(-0.5 * ops.square(z) - half_log_2pi, axis=-1)
+        logits = self.decoder(ops.reshape(z, (n * k, d)), training=False)
+        logits = ops.reshape(logits, (n, k, *self.image_shape))
+        log_px_z = log_likelihood(x[:, None], logits)
+        return {name: np.asarray(ops.convert_to_numpy(value), np.float32)
+                for name, value in (("log_px_z", log_px_z), ("log_pz", log_pz), ("log_qz_x", log_qz_x))}
+
     def get_config(self):
         return {
             "name": self.name,

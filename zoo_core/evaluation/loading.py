@@ -1,0 +1,112 @@
+"""A trained run, ready to sample from or evaluate: its model (loaded in
+safe mode), the loss rebuilt from its ``config.toml`` and attached (losses
+are not saved inside ``model.keras``), and its data set on request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..errors import ZooError
+from ..runs import Run, load_model, open_run
+from ..specs import Dataset
+
+
+@dataclass
+class LoadedRun:
+    """A run and its model.
+
+    Attributes:
+        run: the folder (or bare ``.keras`` file) and its config.
+        model: the Keras model, with its loss attached where the config names one.
+        resolved: the run's config resolved against the installed plugins, or
+            None (a bare ``.keras`` file, or a plugin the config names is missing).
+        problem: why ``resolved`` is None, for the error shown if it is needed.
+    """
+
+    run: Run
+    model: Any
+    resolved: Any = None
+    problem: Optional[str] = None
+    _data: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        model = self.run.config.get("model", {}).get("name") if self.run.config else None
+        return model or type(self.model).__name__
+
+    @property
+    def image_shape(self) -> Optional[tuple]:
+        shape = getattr(self.model, "image_shape", None)
+        return tuple(int(d) for d in shape) if shape else None
+
+    def dataset(self, name: Optional[str], registry, echo: Callable[[str], None] = print) -> tuple[str, Dataset]:
+        """The run's data set (or ``name``, e.g. from ``--dataset``), checked
+        against the model's image shape; loaded once per run."""
+        from ..resolve import split_dataset
+        from ..training import check_dataset
+
+        name = name or (self.run.dataset if self.run.config else None)
+        if not name:
+            raise ZooError(f"{self.run.path} is a bare .keras file with no data set recorded; "
+                           f"name one with --dataset NAME")
+        if name in self._data:
+            return name, self._data[name]
+        base, arg = split_dataset(name)
+        spec = registry.dataset(base)
+        image_size = None
+        if self.resolved is not None and name == self.run.dataset:
+            image_size = self.resolved.config.train.image_size
+        shape = self.image_shape
+        try:
+            data = spec.load(arg, image_size)
+            if shape and tuple(data.info.image_shape) != shape and image_size is None and shape[0] == shape[1]:
+                data = spec.load(arg, shape[0])  # a data set of another size, resized to the model's
+        except ZooError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise ZooError(f"could not load dataset '{name}': {exc}") from None
+        data = check_dataset(data)
+        if data.notice:
+            echo(f"Notice: {data.notice}")
+        if shape and tuple(data.info.image_shape) != shape:
+            raise ZooError(
+                f"dataset '{name}' gives {'x'.join(map(str, data.info.image_shape))} images but this "
+                f"{type(self.model).__name__} works on {'x'.join(map(str, shape))}; choose a matching --dataset"
+            )
+        self._data[name] = data
+        return name, data
+
+
+def load_run(path, registry, backend: Optional[str] = None) -> LoadedRun:
+    """Open a run folder or ``.keras`` file and load its model (choosing the
+    backend first), attaching the loss its config names."""
+    from ..backend import choose_backend
+    from ..resolve import resolve_stored
+
+    run = open_run(path)
+    choose_backend(backend)
+    model = load_model(run, registry)
+    loaded = LoadedRun(run, model)
+    if not run.config:
+        loaded.problem = f"{run.path} is a bare .keras file: its loss (and so its likelihood) is not recorded"
+        return loaded
+    try:
+        loaded.resolved = resolve_stored(registry, run.config)
+    except ZooError as exc:
+        loaded.problem = str(exc)
+        return loaded
+    if hasattr(model, "loss_fn") and model.loss_fn is None:
+        config = loaded.resolved.config
+        try:
+            model.loss_fn = loaded.resolved.loss.build(config.loss_config)
+        except (TypeError, ValueError) as exc:
+            loaded.problem = f"cannot rebuild the run's loss '{config.loss}': {exc}"
+    return loaded
+
+
+def pick(images: np.ndarray, num: int, seed: int) -> np.ndarray:
+    """``num`` distinct indices into ``images``, in a seeded random order."""
+    return np.random.default_rng(seed).permutation(len(images))[: min(int(num), len(images))]
