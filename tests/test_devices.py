@@ -106,8 +106,9 @@ def test_data_parallel_matches_one_device(model, overrides):
             np.testing.assert_allclose(parallel[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
-def test_gan_refuses_mixed_float16(cli, tiny_npz, tmp_path):
-    result = cli("train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--set", "image_size=16",
+@pytest.mark.parametrize("model", ["dcgan", "vae-gan"])
+def test_multi_optimizer_models_refuse_mixed_float16(cli, tiny_npz, tmp_path, model):
+    result = cli("train", model, "--dataset", f"npz:{tiny_npz}", "--epochs", 1, "--set", "image_size=16",
                  "--precision", "mixed_float16", "--out", tmp_path / "run")
     assert result.exit_code == 1 and "mixed_bfloat16" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()

@@ -236,7 +236,12 @@ def _sample_metrics(model, data, dataset_name: str, wanted: list[str], options: 
                       "real_floor_std": floor_kid["std"], "subsets": model_kid["subsets"],
                       "subset_size": model_kid["subset_size"], **setup}
     if "coverage" in wanted:
-        reference = np.bincount(np.asarray(data.y_test, np.int64), minlength=classifier.num_classes)
+        # The real class mix: the test labels, else (a data set labelled only in
+        # its train split) the train labels.
+        known = data.y_test if data.y_test is not None else data.y_train
+        reference = np.bincount(np.asarray(known, np.int64), minlength=classifier.num_classes)
+        if data.y_test is None:
+            result["notes"].append("the test split has no labels: the real class mix is the train split's")
         cov = M.coverage(fake_probs, reference, labels if is_conditional(model) else None)
         real = M.coverage(real_probs, reference)
         if is_conditional(model):

@@ -123,8 +123,11 @@ class BaseVAEGAN(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.to_model_range(x)
 
-    def forward(self, real, input_gradient, training=True):
+    def adversarial_pass(self, real, input_gradient, training=True):
         """One pass of the paper's Algorithm 1 over a batch of real images (model range).
+
+        Not named ``forward``: on PyTorch a Keras model is a ``torch.nn.Module``
+        whose ``forward`` is what calling the model runs.
 
         Returns ``(losses, terms)``: each network's loss (see
         :func:`zoo_vaegan.objectives.network_losses`) and every scalar to log.
@@ -203,6 +206,9 @@ class BaseVAEGAN(keras.Model):
             # As for zoo-gan's steps: on a 2-core CPU XLA was slower than
             # TensorFlow's own kernels. JAX must jit; torch doesn't by default.
             kwargs["jit_compile"] = False
+        # Keras would wrap the three optimizers in a LossScaleOptimizer under
+        # mixed_float16, which the steps cannot use; models.build refuses that policy.
+        kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, **kwargs)
 
     def get_compile_config(self):

@@ -22,6 +22,11 @@ NORMS = ("none", "layer", "batch")
 
 def build(cls, config, data, loss):
     """Make a model of ``cls`` from a config dataclass and attach its GAN loss."""
+    if keras.config.dtype_policy().name == "mixed_float16":
+        raise ValueError(
+            "mixed_float16 needs loss scaling, which the VAE-GAN's three-optimizer train steps do not do; "
+            "use --precision mixed_bfloat16 (no loss scaling needed) or float32"
+        )
     for method in ("discriminator", "generator"):
         if not callable(getattr(loss, method, None)):
             raise ValueError(

@@ -2,7 +2,7 @@
 
 Three networks with three optimizers mean Keras' own ``train_step`` cannot
 be used. Every step makes one forward pass through
-:meth:`zoo_vaegan.base.BaseVAEGAN.forward`, then differentiates each
+:meth:`zoo_vaegan.base.BaseVAEGAN.adversarial_pass`, then differentiates each
 network's own loss with respect to that network's weights only, and applies
 all three updates from the same pass (Larsen et al. 2016, Algorithm 1):
 gradients are taken before any weight moves. Every module here offers:

@@ -70,7 +70,7 @@ def network_gradients(model, trainable, non_trainable, data):
         for part, weights in zip(parts, own):
             values = part.put(values, weights)
         (losses, terms), new_non_trainable = _run(model, values, non_trainable,
-                                                  lambda: model.forward(real, input_gradient))
+                                                  lambda: model.adversarial_pass(real, input_gradient))
         return tuple(losses[name] for name in NETWORKS), (terms, new_non_trainable)
 
     losses, pullback, (terms, non_trainable) = jax.vjp(losses_of, *[p.take(trainable) for p in parts], has_aux=True)
@@ -101,6 +101,6 @@ def test_step(model, state, data):
     trainable, non_trainable, metrics = state
     real = model.prepare(data)
     (_, terms), non_trainable = _run(model, trainable, non_trainable,
-                                     lambda: model.forward(real, input_gradient, training=False))
+                                     lambda: model.adversarial_pass(real, input_gradient, training=False))
     logs, metrics = _record(model, metrics, terms)
     return logs, (trainable, non_trainable, metrics)

@@ -21,7 +21,7 @@ def network_gradients(model, data):
     """``({network: gradients aligned with its trainable_variables}, terms)``."""
     real = model.prepare(data)
     with tf.GradientTape(persistent=True) as tape:
-        losses, terms = model.forward(real, input_gradient)
+        losses, terms = model.adversarial_pass(real, input_gradient)
     nets = model.networks()
     grads = {name: tape.gradient(losses[name], nets[name].trainable_variables) for name in NETWORKS}
     del tape
@@ -38,6 +38,6 @@ def train_step(model, data):
 
 
 def test_step(model, data):
-    _, terms = model.forward(model.prepare(data), input_gradient, training=False)
+    _, terms = model.adversarial_pass(model.prepare(data), input_gradient, training=False)
     model.record(terms)
     return model.logs()

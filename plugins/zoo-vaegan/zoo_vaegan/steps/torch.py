@@ -20,7 +20,7 @@ def input_gradient(fn, x):
 def network_gradients(model, data):
     """``({network: gradients aligned with its trainable_variables}, terms)``."""
     real = model.prepare(data)
-    losses, terms = model.forward(real, input_gradient)
+    losses, terms = model.adversarial_pass(real, input_gradient)
     nets = model.networks()
     grads = {}
     for i, name in enumerate(NETWORKS):
@@ -44,6 +44,6 @@ def train_step(model, data):
 
 
 def test_step(model, data):
-    _, terms = model.forward(model.prepare(data), input_gradient, training=False)
+    _, terms = model.adversarial_pass(model.prepare(data), input_gradient, training=False)
     model.record({k: v.detach() for k, v in terms.items()})
     return model.logs()
