@@ -68,6 +68,27 @@ def test_fd_matches_the_closed_form_for_diagonal_gaussians():
     assert got == pytest.approx(expected, rel=1e-9)
 
 
+def test_fd_matches_scipy_for_non_commuting_covariances():
+    """tr (S1 S2)^(1/2) against SciPy's general matrix square root, for a
+    random SPD pair that does not commute (the diagonal test above cannot tell
+    a correct formula from tr(S1^(1/2) S2^(1/2)), which is right only then)."""
+    from scipy import linalg
+
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((6, 6)), rng.standard_normal((6, 6))
+    sigma1, sigma2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    assert np.linalg.norm(sigma1 @ sigma2 - sigma2 @ sigma1) > 1.0  # really non-commuting
+    trace_sqrt = np.trace(linalg.sqrtm(sigma1 @ sigma2)).real
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt
+    assert M.frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
+    # The commuting shortcut's distance is far off here, so the check above has teeth.
+    shortcut = np.trace(linalg.sqrtm(sigma1) @ linalg.sqrtm(sigma2)).real
+    assert expected + 2 * (trace_sqrt - shortcut) != pytest.approx(expected, rel=1e-3)
+    # Symmetric in its two Gaussians, as a distance must be.
+    assert M.frechet_distance_from_statistics(mu2, sigma2, mu1, sigma1) == pytest.approx(expected, rel=1e-8)
+
+
 def test_fd_handles_singular_covariances():
     rng = np.random.default_rng(2)
     low_rank = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 20))  # rank 3 in 20 dimensions
@@ -226,25 +247,42 @@ def _tiny_vae(latent_dim=1, reconstruction="bce"):
     return plugin._build_mlp(plugin.MLPVAEConfig(latent_dim=latent_dim, hidden_units=(8,)), DataInfo((4, 4, 1)), loss)
 
 
-def test_vae_iwae_matches_brute_force_integration_over_a_1d_latent():
+def _reference_log_px_z(x, logits, reconstruction):
+    """log p(x|z) per image written out in NumPy, independently of zoo_vae:
+    Bernoulli with logits, or a unit-variance Gaussian with mean sigmoid(logits)
+    and its normalising constant."""
+    x, logits = np.asarray(x, np.float64), np.asarray(logits, np.float64)
+    if reconstruction == "bce":
+        per_pixel = x * logits - np.logaddexp(0.0, logits)
+    else:
+        per_pixel = -0.5 * (x - 1.0 / (1.0 + np.exp(-logits))) ** 2 - 0.5 * np.log(2 * np.pi)
+    return per_pixel.sum(axis=(-3, -2, -1))
+
+
+@pytest.mark.parametrize("reconstruction", ["bce", "mse"])
+def test_vae_iwae_matches_brute_force_integration_over_a_1d_latent(reconstruction):
     """zoo_vae's log_importance_weights against log p(x) = log ∫ p(x|z) p(z) dz
-    computed on a fine grid of z, for a VAE with one latent dimension."""
+    computed on a fine grid of z, for a VAE with one latent dimension, with
+    p(x|z) written out in NumPy (so a wrong constant or mean in the model's
+    log_likelihood shows). bce on binary images, mse on grey levels."""
     from keras import ops
 
-    model = _tiny_vae()
+    model = _tiny_vae(reconstruction=reconstruction)
     # Make p(x|z) depend strongly on z, so the integral is not trivial.
     for w in model.decoder.weights:
         w.assign(ops.convert_to_numpy(w) * 4.0)
-    x, _ = binarise(np.random.default_rng(0).random((6, 4, 4, 1)).astype(np.float32), "stochastic")
+    x = np.random.default_rng(0).random((6, 4, 4, 1)).astype(np.float32)
+    if reconstruction == "bce":
+        x, _ = binarise(x, "stochastic")
     grid = np.linspace(-9, 9, 3601).astype(np.float32)
     logits = ops.convert_to_numpy(model.decoder(grid[:, None]))
-    log_px_z = ops.convert_to_numpy(model.loss_fn.log_likelihood(x[:, None], logits[None]))  # (6, 3601)
+    log_px_z = _reference_log_px_z(x[:, None], logits[None], reconstruction)  # (6, 3601)
     log_joint = log_px_z - 0.5 * (grid**2 + np.log(2 * np.pi))
     log_px = log_mean_exp(log_joint, axis=1) + np.log(grid[-1] - grid[0])  # Riemann sum of the integral
     out = evaluate_likelihood(model, x, k=4000, iwae_images=None, binarisation="none", echo=lambda s: None)
     assert out["iwae"]["nll"] == pytest.approx(-log_px.mean(), abs=0.05)
     assert out["iwae"]["nll"] <= out["iwae"]["negative_elbo_same_images"]
-    assert "already binary" in out["data"]
+    assert ("already binary" if reconstruction == "bce" else "Gaussian") in out["data"]
 
 
 def test_vae_elbo_parts_agree_with_the_training_loss():
@@ -261,7 +299,14 @@ def test_vae_elbo_parts_agree_with_the_training_loss():
     terms = model.loss_fn(x, model(x))  # the training loss: one draw per image
     assert parts["reconstruction"].mean() == pytest.approx(float(ops.convert_to_numpy(terms["reconstruction"])),
                                                            rel=0.05)
-    assert np.allclose(parts["elbo"], -(parts["reconstruction"] + parts["kl"]))
+    # -ELBO against the training loss's reconstruction + kl (beta = 1), averaged
+    # over 20 calls so its one-draw-per-image noise (~0.06 nats) is well under
+    # the tolerance, which in turn is well under the KL (~0.4 nats): a missing
+    # or mis-signed term in elbo_and_iwae's "elbo" fails here.
+    calls = [model.loss_fn(x, model(x)) for _ in range(20)]
+    training = np.mean([float(ops.convert_to_numpy(t["reconstruction"] + t["kl"])) for t in calls])
+    assert parts["kl"].mean() > 0.2
+    assert -parts["elbo"].mean() == pytest.approx(training, abs=0.1)
     out = evaluate_likelihood(model, x, k=1, iwae_images=0, binarisation="none", echo=lambda s: None)
     assert "NOT binarised" in out["data"] and out["elbo"]["images"] == 32 and "iwae" not in out
 

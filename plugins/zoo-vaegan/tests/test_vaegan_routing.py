@@ -7,7 +7,9 @@ JAX and PyTorch):
 - the decoder minimises gamma * L_llike - L_GAN (the GAN loss's generator term);
 - the discriminator minimises the GAN loss's discriminator term only;
 - one train step applies exactly those gradients, each to its own network, and
-  no network's update moves another network's weights.
+  no network's update moves another network's weights;
+- with a gradient-penalty loss (wasserstein), the penalty trains the
+  discriminator alone, with the loss's weight.
 """
 
 from __future__ import annotations
@@ -42,18 +44,21 @@ def network_gradients(model, images):
     for variable, value in zip(model.variables, saved):
         variable.assign(value)
     nets = model.networks()
+    for name in NETWORKS:
+        # zip below would silently drop weights a short gradient list misses.
+        assert len(grads[name]) == len(nets[name].trainable_variables) > 0, name
     return {name: [np.zeros(v.shape, np.float32) if g is None else numpy(g)
                    for g, v in zip(grads[name], nets[name].trainable_variables)]
             for name in NETWORKS}
 
 
-def term_gradients(model, images, monkeypatch):
+def term_gradients(model, images, monkeypatch, terms=TERMS):
     """``{term: {network: gradient of that term alone}}``: the same code with
     every network told to minimise one raw term."""
     from zoo_vaegan import objectives
 
     out = {}
-    for term in TERMS:
+    for term in terms:
         with monkeypatch.context() as patch:
             patch.setattr(objectives, "network_losses", lambda terms, **_: {n: terms[term] for n in NETWORKS})
             out[term] = network_gradients(model, images)
@@ -70,6 +75,7 @@ def norm(arrays):
 
 
 def assert_same(actual, expected, what):
+    assert len(actual) == len(expected) > 0, f"{what}: {len(actual)} gradients for {len(expected)} weights"
     for i, (a, e) in enumerate(zip(actual, expected)):
         np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6, err_msg=f"{what}, weight {i}")
 
@@ -154,3 +160,39 @@ def test_no_network_update_moves_another_networks_weights(active, images):
     if active != "discriminator":
         # No batch norm in this discriminator: nothing of it changes at all.
         assert not model.discriminator.non_trainable_variables
+
+
+def test_the_gradient_penalty_trains_the_discriminator_only(images, monkeypatch):
+    """The WGAN-GP penalty: a nonzero gradient for the discriminator, exactly
+    zero for the encoder and decoder (the fakes it mixes are stop-gradient'ed),
+    and it enters the discriminator's loss with the loss's weight: two models,
+    identical but for that weight, differ in the discriminator's gradient by
+    (weight difference) * d gp / d discriminator, and in nothing else.
+
+    The discriminator has layer norm: with leaky ReLUs alone it is piecewise
+    linear, its input gradient does not change with the input, and the
+    encoder's and decoder's zeros would hold even without the stop-gradient.
+    (On PyTorch, input_gradient also detaches its input, so there they hold
+    either way.)"""
+    from vaegan_tiny import make_loss
+
+    heavy, light = 10.0, 2.5
+    model = build(loss=make_loss("wasserstein", gradient_penalty=heavy), discriminator_norm="layer")
+    assert model.penalty_weight == heavy
+    raw = term_gradients(model, images, monkeypatch, terms=("gp",))["gp"]
+    assert norm(raw["discriminator"]) > 1e-6
+    assert norm(raw["encoder"]) == 0.0 and norm(raw["decoder"]) == 0.0
+
+    routed = network_gradients(model, images)
+    other = network_gradients(build(loss=make_loss("wasserstein", gradient_penalty=light), discriminator_norm="layer"),
+                              images)
+    assert_same(routed["encoder"], other["encoder"], "encoder")
+    assert_same(routed["decoder"], other["decoder"], "decoder")
+    difference = combine((1.0, routed["discriminator"]), (-1.0, other["discriminator"]))
+    expected = combine((heavy - light, raw["discriminator"]))
+    assert len(difference) == len(expected) > 0
+    # A difference of float32 gradients of size ~50: round-off scales with them.
+    scale = max(float(np.abs(g).max()) for g in routed["discriminator"])
+    for i, (a, e) in enumerate(zip(difference, expected)):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-5 * scale, err_msg=f"discriminator, weight {i}")
+    assert norm(expected) > 1e-3 * scale * np.sqrt(sum(e.size for e in expected))
