@@ -65,7 +65,7 @@ def test_resolve_precedence(registry):
     c = run.config
     assert (c.model, c.dataset, c.loss) == ("vae", "mnist", "elbo")
     assert c.model_config.latent_dim == 16 and c.model_config.dense_units == 16
-    assert c.loss_config.beta == 2.0 and c.train.epochs == 3 and c.train.batch_size == 128
+    assert c.loss_config.beta == 2.0 and c.train.epochs == 3 and c.train.batch_size == 32
     # the model's own default loss options apply when nothing else names them
     beta = resolve_run(registry, "beta-vae", dataset="tiny").config.loss_config.beta
     assert beta == 4.0
@@ -95,7 +95,7 @@ def test_preset_files_add_and_override_key_by_key(tmp_path):
     extra.write_text('[presets.my-vae]\ndescription = "mine"\ntrain = { batch_size = 32 }\n')
     registry = load_registry([extra], cwd=tmp_path)
     base = registry.preset("vae-mnist")
-    assert base.train["epochs"] == 2 and base.train["batch_size"] == 128  # the rest kept
+    assert base.train["epochs"] == 2 and base.train["batch_size"] == 32  # the rest kept
     assert base.model_config["latent_dim"] == 2
     mine = registry.preset("my-vae")
     assert (mine.description, mine.model, mine.model_config, mine.train) == (

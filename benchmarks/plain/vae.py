@@ -5,7 +5,7 @@ runs it on TensorFlow, JAX and PyTorch alike.
 
 The hyper-parameters are those of zoo's presets:
 
-- ``--arch conv``: ``vae-mnist`` (latent 2, conv 32-64, dense 16, batch 128, Adam 1e-3)
+- ``--arch conv``: ``vae-mnist`` (latent 2, conv 32-64, dense 16, batch 32, Adam 1e-3)
 - ``--arch beta``: ``beta-vae-mnist`` (the same with latent 10, beta 4)
 - ``--arch mlp``:  ``mlp-vae-mnist`` (500 tanh units, latent 20, batch 100)
 
@@ -20,7 +20,7 @@ import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 SETTINGS = {
-    "conv": dict(latent_dim=2, beta=1.0, batch_size=128),
+    "conv": dict(latent_dim=2, beta=1.0, batch_size=32),
     "beta": dict(latent_dim=10, beta=4.0, batch_size=128),
     "mlp": dict(latent_dim=20, beta=1.0, batch_size=100),
 }
