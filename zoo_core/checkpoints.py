@@ -53,7 +53,7 @@ class CheckpointState:
     @property
     def description(self) -> str:
         if self.step:
-            return f"epoch {self.epoch + 1}, after batch {self.step}"
+            return f"in epoch {self.epoch + 1}, after batch {self.step}"
         return f"after epoch {self.epoch}"
 
 

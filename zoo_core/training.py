@@ -454,7 +454,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
     if stopper.requested and (state.epoch < train.epochs or state.step):
         raise Interrupted(
-            f"stopped {state.description} of {train.epochs}; checkpoint saved in {run_dir / state.file} "
+            f"stopped {state.description} (of {train.epochs} epochs); checkpoint saved in {run_dir / state.file} "
             f"(and {model_path}); resume with: {_resume_hint(run_dir)}",
             exit_code=stopper.exit_code,
         )
