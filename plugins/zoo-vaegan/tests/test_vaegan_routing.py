@@ -77,7 +77,9 @@ def norm(arrays):
 def assert_same(actual, expected, what):
     assert len(actual) == len(expected) > 0, f"{what}: {len(actual)} gradients for {len(expected)} weights"
     for i, (a, e) in enumerate(zip(actual, expected)):
-        np.testing.assert_allclose(a, e, rtol=1e-4, atol=1e-6, err_msg=f"{what}, weight {i}")
+        # float32 sums in another order: allow round-off relative to the weight's largest gradient.
+        atol = max(1e-6, 1e-4 * float(np.max(np.abs(e))))
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=atol, err_msg=f"{what}, weight {i}")
 
 
 @pytest.fixture

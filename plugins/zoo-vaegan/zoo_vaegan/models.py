@@ -60,7 +60,7 @@ class VAEGAN(BaseVAEGAN):
 
     def __init__(self, image_shape, encoder_filters=(32, 64), encoder_units=256, decoder_filters=(64, 32),
                  discriminator_filters=(32, 64, 128), discriminator_units=256, kernel_size=5,
-                 discriminator_norm="none", **kwargs):
+                 discriminator_norm="layer", **kwargs):
         super().__init__(image_shape, **kwargs)
         self.encoder_filters = tuple(int(f) for f in encoder_filters)
         self.encoder_units = int(encoder_units)
