@@ -4,7 +4,7 @@ overriding ``train_step``, one per backend (``tf.GradientTape``,
 
 The networks and hyper-parameters are those of zoo's ``vaegan-mnist`` preset:
 a conv encoder with batch norm to a 32-D Gaussian posterior, a DCGAN-style
-decoder, a three-conv discriminator whose last conv is the feature space of
+decoder, a three-conv discriminator (layer norm) whose last conv is the feature space of
 the reconstruction term; batch 64, Adam 3e-4 with beta_1 0.5. One forward
 pass per step (the encoder, the decoder on z and on a prior sample, the
 discriminator on real, reconstructed and prior images) gives three losses:
@@ -64,10 +64,13 @@ def make_decoder():
 def make_discriminator():
     x = keras.Input(image_shape)
     h = x
-    for filters in (32, 64, 128):
-        h = layers.LeakyReLU(0.2)(layers.Conv2D(filters, kernel, strides=2, padding="same")(h))
+    for i, filters in enumerate((32, 64, 128)):
+        # Layer norm after every conv but the first, and after the dense layer.
+        h = layers.Conv2D(filters, kernel, strides=2, padding="same", use_bias=i == 0)(h)
+        h = layers.LeakyReLU(0.2)(layers.LayerNormalization(axis=(-3, -2, -1))(h) if i else h)
     features = h
-    h = layers.LeakyReLU(0.2)(layers.Dense(256)(layers.Flatten()(h)))
+    h = layers.Dense(256, use_bias=False)(layers.Flatten()(h))
+    h = layers.LeakyReLU(0.2)(layers.LayerNormalization(axis=-1)(h))
     return keras.Model(x, [layers.Dense(1)(h), features], name="discriminator")
 
 
