@@ -120,6 +120,35 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
     assert csv_epochs(split) == [1, 2]
 
 
+
+def test_a_second_signal_aborts_at_once_and_keeps_the_previous_checkpoint(registry, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    real = zoo_callbacks.make_callbacks
+
+    def with_two_ctrl_c(*args, **kwargs):
+        import keras
+
+        callbacks, watch = real(*args, **kwargs)
+
+        class CtrlCTwice(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if watch.global_start + watch.batches == 6:  # epoch 2 of 4 batches each
+                    os.kill(os.getpid(), signal.SIGINT)
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        return callbacks + [CtrlCTwice()], watch
+
+    monkeypatch.setattr(zoo_callbacks, "make_callbacks", with_two_ctrl_c)
+    with pytest.raises(Interrupted, match=r"aborted; the last good checkpoint \(after epoch 1\)") as caught:
+        train_run(resolved(registry, epochs=2, steps_per_execution=1), run, backend=backend(), **QUIET)
+    assert caught.value.exit_code == 130 and "resume with: zoo train --resume" in str(caught.value)
+    state = read_checkpoint(run)
+    assert (state.epoch, state.step) == (1, 0)  # the end-of-epoch-1 checkpoint, nothing newer
+    assert csv_epochs(run) == [1]
+    monkeypatch.setattr(zoo_callbacks, "make_callbacks", real)
+    resume_run(run, registry, backend=backend(), **QUIET)
+    assert csv_epochs(run) == [1, 2]
+
 def test_step_checkpoints(registry, tmp_path):
     run = tmp_path / "run"
     train_run(resolved(registry, epochs=1, checkpoint_every_steps=3,
