@@ -15,14 +15,6 @@ import keras
 PACKAGE = "zoo_gan"
 
 
-def clone_optimizer(optimizer, learning_rate=None):
-    """A fresh optimizer like ``optimizer`` (no state), optionally with another learning rate."""
-    config = optimizer.get_config()
-    if learning_rate is not None:
-        config["learning_rate"] = float(learning_rate)
-    return optimizer.__class__.from_config(config)
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AdversarialOptimizer(keras.optimizers.Optimizer):
     """A generator optimizer and a discriminator optimizer, as one.

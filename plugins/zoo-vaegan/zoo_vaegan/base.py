@@ -14,15 +14,9 @@ import numpy as np
 from keras import ops
 
 from . import objectives, steps
-from .optimizers import NETWORKS, NetworkOptimizers, clone_optimizer
+from zoo_core.multinet import clone_optimizer, tensorflow_on_cpu
 
-
-def _tensorflow_on_cpu() -> bool:
-    if keras.backend.backend() != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    return not tf.config.list_physical_devices("GPU")
+from .optimizers import NETWORKS, NetworkOptimizers
 
 
 class BaseVAEGAN(keras.Model):
@@ -202,7 +196,7 @@ class BaseVAEGAN(keras.Model):
                 discriminator=clone_optimizer(optimizer, self.discriminator_learning_rate),
             )
         optimizer.build_networks({name: net.trainable_variables for name, net in self.networks().items()})
-        if "jit_compile" not in kwargs and _tensorflow_on_cpu():
+        if "jit_compile" not in kwargs and tensorflow_on_cpu():
             # As for zoo-gan's steps: on a 2-core CPU XLA was slower than
             # TensorFlow's own kernels. JAX must jit; torch doesn't by default.
             kwargs["jit_compile"] = False

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from zoo_core.multinet import refuse_mixed_float16
+
 from .base import BaseVAEGAN
 
 PACKAGE = "zoo_vaegan"
@@ -22,11 +24,7 @@ NORMS = ("none", "layer", "batch")
 
 def build(cls, config, data, loss):
     """Make a model of ``cls`` from a config dataclass and attach its GAN loss."""
-    if keras.config.dtype_policy().name == "mixed_float16":
-        raise ValueError(
-            "mixed_float16 needs loss scaling, which the VAE-GAN's three-optimizer train steps do not do; "
-            "use --precision mixed_bfloat16 (no loss scaling needed) or float32"
-        )
+    refuse_mixed_float16("the VAE-GAN's three-optimizer train steps")
     for method in ("discriminator", "generator"):
         if not callable(getattr(loss, method, None)):
             raise ValueError(

@@ -20,14 +20,6 @@ PACKAGE = "zoo_vaegan"
 NETWORKS = ("encoder", "decoder", "discriminator")
 
 
-def clone_optimizer(optimizer, learning_rate=None):
-    """A fresh optimizer like ``optimizer`` (no state), optionally with another learning rate."""
-    config = optimizer.get_config()
-    if learning_rate is not None:
-        config["learning_rate"] = float(learning_rate)
-    return optimizer.__class__.from_config(config)
-
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NetworkOptimizers(keras.optimizers.Optimizer):
     """One optimizer per network, as one.

@@ -17,15 +17,9 @@ the training state; TensorFlow's and PyTorch's update variables in place.
 
 from __future__ import annotations
 
-import importlib
+from zoo_core.multinet import step_module
 
 
 def for_backend(name: str | None = None):
     """The step module for ``name`` (default: the backend Keras runs on)."""
-    if name is None:
-        import keras
-
-        name = keras.backend.backend()
-    if name not in ("tensorflow", "jax", "torch"):
-        raise RuntimeError(f"zoo-gan has no train step for the '{name}' backend")
-    return importlib.import_module(f"{__name__}.{name}")
+    return step_module(__name__, "zoo-gan", name)

@@ -18,21 +18,13 @@ import jax
 import jax.numpy as jnp
 import keras
 
+from zoo_core.multinet import run_stateless as _run
+
 from ..optimizers import NETWORKS
 
 
 def input_gradient(fn, x):
     return jax.grad(fn)(x)
-
-
-def _run(model, trainable, non_trainable, fn):
-    """``fn()`` with the model's variables set to the given values; returns
-    its result and the non-trainable values it leaves behind."""
-    mapping = list(zip(model.trainable_variables, trainable))
-    mapping += list(zip(model.non_trainable_variables, non_trainable))
-    with keras.StatelessScope(state_mapping=mapping) as scope:
-        out = fn()
-    return out, [scope.get_current_value(v) for v in model.non_trainable_variables]
 
 
 def _record(model, metrics, terms):
