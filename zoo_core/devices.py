@@ -49,7 +49,15 @@ def installed_backends() -> dict[str, str]:
 
 
 def accelerators(backend: str) -> list[str]:
-    """The GPUs/TPUs the running backend sees (empty on a CPU-only machine)."""
+    """The GPUs/TPUs the backend sees (empty on a CPU-only machine, or when
+    that backend is not installed)."""
+    try:
+        return _accelerators(backend)
+    except ImportError:
+        return []
+
+
+def _accelerators(backend: str) -> list[str]:
     if backend == "tensorflow":
         import tensorflow as tf
 
