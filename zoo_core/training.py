@@ -362,11 +362,18 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
     train = resolved.config.train
     batch = train.batch_size
-    x, y = data.x_train, data.y_train if resolved.model.needs_labels else None
+    import keras
+
+    from .feeding import Feeder
+
+    backend = keras.backend.backend()
+    labelled = resolved.model.needs_labels
+    x = data.x_train
+    feeder = Feeder((x, data.y_train) if labelled else (x,), batch, backend)
     steps_per_epoch = -(-len(x) // batch)
     validation = None
     if train.validation and len(data.x_test):
-        validation = (data.x_test, data.y_test) if y is not None else (data.x_test,)
+        validation = Feeder((data.x_test, data.y_test) if labelled else (data.x_test,), batch, backend)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 0
     model_path = run_dir / MODEL_FILE
@@ -402,11 +409,11 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 first = state.step if epoch == state.epoch else 0
                 current.update(epoch=epoch, first=first)
                 order = epoch_order(train.seed, epoch, len(x))[first * batch:]
-                inputs = {"x": x[order]} if y is None else {"x": x[order], "y": y[order]}
+                inputs = feeder.fit_inputs(order)
                 watch.reset(state.global_step)
                 began = time.perf_counter()
-                history = model.fit(**inputs, batch_size=batch, epochs=epoch + 1, initial_epoch=epoch,
-                                    shuffle=False, callbacks=callbacks, verbose=verbose)
+                history = model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch,
+                                    callbacks=callbacks, verbose=verbose)
                 seconds = time.perf_counter() - began
                 if watch.bad:
                     name, value, step = watch.bad
@@ -422,7 +429,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
                 logs = {k: float(v[-1]) for k, v in history.history.items() if v}
                 if validation is not None:
-                    scores = model.evaluate(*validation, batch_size=batch, verbose=0, return_dict=True)
+                    scores = model.evaluate(**validation.evaluate_inputs(), verbose=0, return_dict=True)
                     logs.update({f"val_{k}": float(v) for k, v in scores.items()})
                 if (bad := first_bad_value(logs)) is not None:
                     raise TrainingDiverged(

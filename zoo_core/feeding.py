@@ -1,0 +1,81 @@
+"""How zoo hands a run's arrays to ``fit`` and ``evaluate``.
+
+zoo calls ``fit`` once per epoch, on that epoch's order of the data (so a run
+resumes on exactly the batches it would have seen). On TensorFlow, Keras turns
+numpy arrays into a new ``tf.data`` pipeline on every call, with an autotuned
+parallel map. Measured on a 2-core CPU (``benchmarks/RESULTS.md``), tearing
+that pipeline down at the end of a ``fit`` call stalled for about 0.6 s in
+close to half the epochs of ``gan-mnist``, a quarter of an epoch of 4,480 images.
+
+So on TensorFlow zoo converts the arrays to tensors once per run and feeds each
+epoch through a small pipeline of its own: batches of indices in the epoch's
+order, a gather, a fixed prefetch of two batches and no autotuning. The other
+backends get the numpy arrays, as before.
+
+Keras is imported inside functions only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class Feeder:
+    """One split's arrays (images, and labels when the model wants them),
+    ready to be fed to ``fit`` / ``evaluate`` in any order."""
+
+    #: Batches ``tf.data`` prepares ahead of the train step.
+    PREFETCH = 2
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, backend: str):
+        self.arrays = tuple(arrays)
+        self.batch_size = int(batch_size)
+        self.backend = backend
+        self._tensors = None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            # Host memory: tf.data runs on the CPU and copies each batch to the device.
+            with tf.device("/CPU:0"):
+                self._tensors = tuple(tf.convert_to_tensor(a) for a in self.arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def fit_inputs(self, order: np.ndarray) -> dict[str, Any]:
+        """Keyword arguments for ``fit``: the examples at ``order``, in that order."""
+        if self._tensors is not None:
+            return {"x": self._dataset(order), "shuffle": False}
+        inputs = {"x": self.arrays[0][order], "batch_size": self.batch_size, "shuffle": False}
+        if len(self.arrays) > 1:
+            inputs["y"] = self.arrays[1][order]
+        return inputs
+
+    def evaluate_inputs(self) -> dict[str, Any]:
+        """Keyword arguments for ``evaluate``: every example, in stored order."""
+        if self._tensors is not None:
+            return {"x": self._dataset(np.arange(len(self)))}
+        inputs = {"x": self.arrays[0], "batch_size": self.batch_size}
+        if len(self.arrays) > 1:
+            inputs["y"] = self.arrays[1]
+        return inputs
+
+    def _dataset(self, order: np.ndarray):
+        import tensorflow as tf
+
+        tensors = self._tensors
+
+        def gather(indices):
+            batch = tuple(tf.gather(t, indices) for t in tensors)
+            return batch if len(batch) > 1 else batch[0]
+
+        indices = tf.data.Dataset.from_tensor_slices(np.asarray(order, np.int64)).batch(self.batch_size)
+        dataset = indices.map(gather).prefetch(self.PREFETCH)
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        options.deterministic = True
+        # As Keras' own array pipeline: skip the graph rewrites, which cost more than they save here.
+        options.experimental_optimization.apply_default_optimizations = False
+        return dataset.with_options(options)
