@@ -181,10 +181,13 @@ def read_metrics(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def run_zoo(case: Case, backend: str, examples: int, epochs: int, work: Path, validation: bool) -> dict:
+def run_zoo(case: Case, backend: str, examples: int, epochs: int, work: Path, validation: bool,
+            precision: str | None = None) -> dict:
     run_dir = work / f"zoo-{case.model}-{backend}"
     cmd = [*zoo_command(), "train", case.preset, "--backend", backend, "--epochs", str(epochs),
-           "--set", f"max_train_examples={examples}", "--out", str(run_dir)]
+           "--set", f"max_train_examples={examples}", "--out", str(run_dir), "--overwrite"]
+    if precision:
+        cmd += ["--precision", precision]
     if not validation:
         cmd += ["--set", "validation=false"]
     log = work / f"zoo-{case.model}-{backend}.log"
@@ -299,6 +302,7 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
         "(the first N of the data set, the same for both). zoo: `zoo train PRESET --epochs E "
         "--set max_train_examples=N"
         + ("" if settings["validation"] else " --set validation=false")
+        + (f" --precision {settings['precision']}" if settings.get("precision") else "")
         + "`, images/s from its metrics.csv (each epoch's whole `fit` call). plain: the hand-written "
         "Keras script in `benchmarks/plain/`, images/s from a callback (epoch begin to end). "
         "Peak RSS: the process's maximum resident memory.",
@@ -375,6 +379,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run; the first is not counted")
     parser.add_argument("--validation", action="store_true",
                         help="let zoo evaluate the test split after each epoch (not timed either way)")
+    parser.add_argument("--zoo-precision", choices=["mixed_bfloat16", "mixed_float16"],
+                        help="train zoo's runs with this --precision (the plain scripts stay float32), "
+                             "to measure what a 16-bit policy buys on this machine")
     parser.add_argument("--out", help="write the results as Markdown here (e.g. benchmarks/RESULTS.md)")
     parser.add_argument("--json", help="write the raw results here")
     parser.add_argument("--workdir", help="keep run folders and logs here (default: a temporary folder)")
@@ -433,7 +440,7 @@ def main(argv=None) -> int:
             n = max(batch, n // batch * batch)  # whole batches only: no retrace for a short last batch
             loads.append(os.getloadavg()[0])
             print(f"{case.model} on {backend}: {n} images x {args.epochs} epochs ...", flush=True)
-            zoo = run_zoo(case, backend, n, args.epochs, work, args.validation)
+            zoo = run_zoo(case, backend, n, args.epochs, work, args.validation, args.zoo_precision)
             plain = run_plain(case, backend, n, args.epochs, data_files[dataset], work)
             if "params" in plain:
                 assert plain["params"] == params[case.model], (
@@ -456,6 +463,7 @@ def main(argv=None) -> int:
         "minutes": (time.time() - started) / 60,
         "epochs": args.epochs,
         "validation": args.validation,
+        "precision": args.zoo_precision,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         "load_mean": statistics.mean(loads) if loads else load_before,

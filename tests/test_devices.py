@@ -122,3 +122,35 @@ def test_multi_optimizer_models_refuse_mixed_float16(cli, tiny_npz, tmp_path, mo
                  "--precision", "mixed_float16", "--out", tmp_path / "run")
     assert result.exit_code == 1 and "mixed_bfloat16" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+NO_TENSORFLOW = textwrap.dedent("""
+    import sys, pathlib
+    from zoo_core.cli import cli
+    out = pathlib.Path(sys.argv[2])
+    try:
+        cli(["train", "dcgan", "--dataset", "npz:" + sys.argv[1], "--epochs", "2", "--batch-size", "8",
+             "--set", "latent_dim=4", "--set", "generator_filters=[8, 4]", "--set", "discriminator_filters=[4, 8]",
+             "--set", "grid_size=2", "--out", str(out)], standalone_mode=False)
+    finally:
+        print("TENSORFLOW", "tensorflow" in sys.modules)
+""")
+
+
+def test_a_jax_or_torch_run_never_imports_tensorflow(tiny_npz, tmp_path):
+    # Keras would (seeding, saving), and so would tensorboard's event writer:
+    # hundreds of MB in a run that never uses it.
+    if backend() == "tensorflow":
+        pytest.skip("TensorFlow is this pass's backend")
+    env = {**os.environ, "KERAS_BACKEND": backend()}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tiny_npz), str(tmp_path / "run")], env=env,
+                          cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "TENSORFLOW False" in done.stdout, done.stdout[-2000:]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "logs"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/d_loss")] == [1, 2]
+    assert (tmp_path / "run" / "model.keras").exists()

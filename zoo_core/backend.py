@@ -6,12 +6,13 @@ applied before anything imports Keras, and cannot change afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from .errors import ZooError
 
@@ -99,3 +100,34 @@ def import_keras():
             os.dup2(saved, 2)
             os.close(saved)
     return keras
+
+
+
+@contextlib.contextmanager
+def keras_without_tensorflow() -> Iterator[None]:
+    """Inside, Keras on JAX or PyTorch acts as if TensorFlow were not installed.
+
+    Keras imports TensorFlow whenever it is installed, whatever the backend:
+    ``keras.utils.set_random_seed`` seeds it (for ``tf.data``), and saving a
+    model checks for its types. zoo feeds those backends numpy arrays and never
+    needs it there; the import cost a PyTorch run of ``gan-mnist`` about 270 MB
+    of memory and two seconds. Nothing changes on the TensorFlow backend, or
+    once TensorFlow is loaded. Keras keeps the flag on a private lazy-module
+    object: should a later Keras keep it elsewhere, this does nothing.
+    """
+    import keras
+
+    lazy = None
+    if keras.backend.backend() != "tensorflow" and "tensorflow" not in sys.modules:
+        try:
+            from keras.src.utils.module_utils import tensorflow as lazy
+        except ImportError:
+            lazy = None
+    if lazy is None or lazy.__dict__.get("_available", "unknown") is not None:
+        yield  # not ours to change: TensorFlow is the backend, loaded, absent, or Keras differs
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None

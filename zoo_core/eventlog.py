@@ -2,15 +2,20 @@
 
 Keras' own TensorBoard callback writes through ``tf.summary``, which would
 import TensorFlow (seconds and hundreds of MB) into a JAX or PyTorch run.
-The ``tensorboard`` package's event writer needs no TensorFlow.
+The ``tensorboard`` package's event writer needs no TensorFlow, but imports it
+whenever it is installed; zoo asks for tensorboard's own stand-in instead
+(see :func:`_without_tensorflow`), unless TensorFlow is loaded already.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
+import types
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 LOG_DIR = "logs"
 
@@ -30,7 +35,8 @@ class EventLog:
         self.directory = Path(run_dir) / LOG_DIR
         self.directory.mkdir(parents=True, exist_ok=True)
         self._event, self._summary = Event, Summary
-        self._writer = EventFileWriter(str(self.directory))
+        with _without_tensorflow():
+            self._writer = EventFileWriter(str(self.directory))
 
     @classmethod
     def open(cls, run_dir: Path, echo=print) -> Optional["EventLog"]:
@@ -57,3 +63,24 @@ class EventLog:
 
     def close(self) -> None:
         self._writer.close()
+
+
+@contextlib.contextmanager
+def _without_tensorflow() -> Iterator[None]:
+    """Let tensorboard pick its TensorFlow stand-in (``tensorflow_stub``) over an
+    installed TensorFlow that this process has not loaded.
+
+    tensorboard decides once per process, at the first use of its ``compat.tf``,
+    and takes the stand-in when a module ``tensorboard.compat.notf`` exists (its
+    build without TensorFlow ships one). In a PyTorch run of gan-mnist,
+    importing TensorFlow here cost 280 MB of memory.
+    """
+    name = "tensorboard.compat.notf"
+    if "tensorflow" in sys.modules or name in sys.modules:
+        yield
+        return
+    sys.modules[name] = types.ModuleType(name, "zoo: use tensorboard's TensorFlow stand-in")
+    try:
+        yield
+    finally:
+        sys.modules.pop(name, None)

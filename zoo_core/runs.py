@@ -110,7 +110,7 @@ def load_model(run: Run, registry=None):
         from .registry import load_registry
 
         registry = load_registry()
-    from .backend import import_keras
+    from .backend import import_keras, keras_without_tensorflow
 
     module = check_model_file(run.model_path, registry, run.config)
     keras = import_keras()
@@ -118,7 +118,8 @@ def load_model(run: Run, registry=None):
         importlib.import_module(module)
 
     try:
-        return keras.saving.load_model(run.model_path, safe_mode=True)
+        with keras_without_tensorflow():
+            return keras.saving.load_model(run.model_path, safe_mode=True)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
             raise ZooError(

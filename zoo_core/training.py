@@ -256,12 +256,12 @@ def train_run(
     if data.notice:
         echo(f"Notice: {data.notice}")
 
-    from .backend import import_keras
+    from .backend import import_keras, keras_without_tensorflow
 
     keras = import_keras()
     from .devices import execution
 
-    with execution(train, backend):
+    with execution(train, backend), keras_without_tensorflow():
         keras.utils.set_random_seed(train.seed)
         model = compile_model(build_model(resolved, data.info), train, backend)
         run_dir = prepare_run_dir(run_dir, overwrite)
@@ -337,12 +337,12 @@ def resume_run(
             f"was trained on {tuple(stored_shape)}; it cannot be resumed on this data"
         )
 
-    from .backend import import_keras
+    from .backend import import_keras, keras_without_tensorflow
 
     keras = import_keras()
     from .devices import execution
 
-    with execution(train, backend):
+    with execution(train, backend), keras_without_tensorflow():
         keras.utils.set_random_seed(train.seed)
         model = compile_model(build_model(resolved, data.info), train, backend)
         load_checkpoint_weights(model, checkpoint)

@@ -204,7 +204,10 @@ def train_classifier(key: dict, x_train, y_train, echo: Callable[[str], None] = 
     """Train a fresh classifier for ``key`` on the train split."""
     import keras
 
-    keras.utils.set_random_seed(key["seed"])
+    from ..backend import keras_without_tensorflow
+
+    with keras_without_tensorflow():
+        keras.utils.set_random_seed(key["seed"])
     model = build_classifier(tuple(key["image_shape"]), key["num_classes"])
     # Train the logits head; the saved two-output model shares its weights.
     trainer = keras.Model(model.inputs, model.outputs[1])
