@@ -35,6 +35,16 @@ def test_doctor(cli):
     assert "devices:" in text and "backend_version:" in text
 
 
+def test_cpu_bfloat16_flags():
+    from zoo_core.devices import cpu_bfloat16_flags
+
+    info = "processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile amx_bf16\n\nprocessor\t: 1\n"
+    assert cpu_bfloat16_flags(info) == ["amx_bf16", "avx512_bf16"]
+    assert cpu_bfloat16_flags("flags\t: fpu sse avx2\n") == []
+    assert cpu_bfloat16_flags("") == []
+    assert isinstance(cpu_bfloat16_flags(), list)  # this machine's, whatever it has
+
+
 def test_compile_defaults_and_overrides():
     assert compile_options(TrainConfig(steps_per_execution=3), "jax")["steps_per_execution"] == 3
     assert compile_options(TrainConfig(jit_compile=True), "tensorflow")["jit_compile"] is True

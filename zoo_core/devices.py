@@ -149,7 +149,28 @@ def describe(backend: str) -> dict[str, Any]:
         "devices": all_devices(backend),
         "accelerators": accelerators(backend),
         "compile_defaults": compile_defaults_text(backend),
+        "cpu_bfloat16": cpu_bfloat16_flags(),
     }
+
+
+#: CPU flags (as Linux names them) for native bfloat16 arithmetic, which
+#: oneDNN (TensorFlow, PyTorch) uses under a mixed_bfloat16 policy.
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bfloat16_flags(cpuinfo: str | None = None) -> list[str]:
+    """The bfloat16 instruction sets this CPU reports (empty if none, or not on Linux)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return []
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags") and ":" in line:
+            flags = set(line.split(":", 1)[1].split())
+            return [flag for flag in BFLOAT16_FLAGS if flag in flags]
+    return []
 
 
 def compile_defaults_text(backend: str) -> str:
