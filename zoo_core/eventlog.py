@@ -72,8 +72,8 @@ def _without_tensorflow() -> Iterator[None]:
 
     tensorboard decides once per process, at the first use of its ``compat.tf``,
     and takes the stand-in when a module ``tensorboard.compat.notf`` exists (its
-    build without TensorFlow ships one). In a PyTorch run of gan-mnist,
-    importing TensorFlow here cost 280 MB of memory.
+    build without TensorFlow ships one). Importing TensorFlow costs a JAX or
+    PyTorch run about 270 MB at once (see zoo_core.backend.keras_without_tensorflow).
     """
     name = "tensorboard.compat.notf"
     if "tensorflow" in sys.modules or name in sys.modules:
