@@ -178,8 +178,11 @@ def _load_entry(key: dict, model_path: Path):
     """Load a checked entry; returns the model, or a reason it is unusable."""
     import keras
 
+    from ..backend import keras_without_tensorflow
+
     try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        with keras_without_tensorflow():
+            model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged file
         return None, f"Keras cannot load it ({type(exc).__name__}: {str(exc)[:120]})"
     outputs = getattr(model, "outputs", None) or []
@@ -255,7 +258,10 @@ def get_classifier(
     model_path.parent.mkdir(parents=True, exist_ok=True)
     if meta_path.exists():
         meta_path.unlink()  # the entry is whole only once its description is written last
-    _atomic_write_bytes(model_path, lambda p: model.save(p))
+    from ..backend import keras_without_tensorflow
+
+    with keras_without_tensorflow():
+        _atomic_write_bytes(model_path, lambda p: model.save(p))
     meta = {**key, "sha256": _file_sha256(model_path), "created": _dt.datetime.now().isoformat(timespec="seconds")}
     _atomic_write_bytes(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
     return FeatureClassifier(model, model_path, key, trained_now=True)
