@@ -5,7 +5,8 @@ resumes on exactly the batches it would have seen). On TensorFlow, Keras turns
 numpy arrays into a new ``tf.data`` pipeline on every call, with an autotuned
 parallel map. Measured on a 2-core CPU (``benchmarks/RESULTS.md``), tearing
 that pipeline down at the end of a ``fit`` call stalled for about 0.6 s in
-close to half the epochs of ``gan-mnist``, a quarter of an epoch of 4,480 images.
+close to half the epochs of ``gan-mnist``, whose epochs of 4,480 images
+otherwise take 1.9 s.
 
 So on TensorFlow zoo converts the arrays to tensors once per run and feeds each
 epoch through a small pipeline of its own: batches of indices in the epoch's
