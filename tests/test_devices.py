@@ -25,6 +25,13 @@ def backend():
     return keras.backend.backend()
 
 
+def run_python(code: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -c code args`` from the repository root, with these environment variables."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, **env}, cwd=root,
+                          capture_output=True, text=True, timeout=600)
+
+
 def test_doctor(cli):
     result = cli("doctor", "--json")
     assert result.exit_code == 0, result.output
@@ -113,10 +120,8 @@ def test_data_parallel_matches_one_device(model, overrides):
     # A JAX subprocess whatever the suite's backend: run it once, in CI's JAX pass.
     if backend() != "jax":
         pytest.skip("runs in the JAX pass of the suite")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", DATA_PARALLEL, model, *overrides], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=600)
+    done = run_python(DATA_PARALLEL, model, *overrides, KERAS_BACKEND="jax",
+                      XLA_FLAGS="--xla_force_host_platform_device_count=2")
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "With data-parallel over 2 devices" in report["lines"]
@@ -152,10 +157,7 @@ def test_a_jax_or_torch_run_never_imports_tensorflow(tiny_npz, tmp_path):
     # hundreds of MB in a run that never uses it.
     if backend() == "tensorflow":
         pytest.skip("TensorFlow is this pass's backend")
-    env = {**os.environ, "KERAS_BACKEND": backend()}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tiny_npz), str(tmp_path / "run")], env=env,
-                          cwd=root, capture_output=True, text=True, timeout=600)
+    done = run_python(NO_TENSORFLOW, str(tiny_npz), str(tmp_path / "run"), KERAS_BACKEND=backend())
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TENSORFLOW False" in done.stdout, done.stdout[-2000:]
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

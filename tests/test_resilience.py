@@ -88,10 +88,9 @@ def test_resume_matches_an_uninterrupted_run(registry, tmp_path, model):
         resume_run(split, registry, backend=backend(), **QUIET)
 
 
-def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypatch):
-    whole, split = tmp_path / "whole", tmp_path / "split"
-    train_run(resolved(registry, epochs=2), whole, backend=backend(), **QUIET)
-
+def ctrl_c_at_batch(monkeypatch, global_batch: int, times: int):
+    """Make training send itself SIGINT ``times`` times once ``global_batch``
+    batches of the run are done; returns the real ``make_callbacks``."""
     real = zoo_callbacks.make_callbacks
 
     def with_ctrl_c(*args, **kwargs):
@@ -101,12 +100,21 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
 
         class CtrlC(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
-                if watch.global_start + watch.batches == 6:  # epoch 2 of 4 batches each
-                    os.kill(os.getpid(), signal.SIGINT)
+                if watch.global_start + watch.batches == global_batch:
+                    for _ in range(times):
+                        os.kill(os.getpid(), signal.SIGINT)
 
         return callbacks + [CtrlC()], watch
 
     monkeypatch.setattr(zoo_callbacks, "make_callbacks", with_ctrl_c)
+    return real
+
+
+def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypatch):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train_run(resolved(registry, epochs=2), whole, backend=backend(), **QUIET)
+
+    real = ctrl_c_at_batch(monkeypatch, 6, times=1)  # epoch 2 of 4 batches each
     with pytest.raises(Interrupted, match="resume with: zoo train --resume") as caught:
         train_run(resolved(registry, epochs=2, steps_per_execution=1), split, backend=backend(), **QUIET)
     assert caught.value.exit_code == 130
@@ -120,25 +128,9 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
     assert csv_epochs(split) == [1, 2]
 
 
-
 def test_a_second_signal_aborts_at_once_and_keeps_the_previous_checkpoint(registry, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    real = zoo_callbacks.make_callbacks
-
-    def with_two_ctrl_c(*args, **kwargs):
-        import keras
-
-        callbacks, watch = real(*args, **kwargs)
-
-        class CtrlCTwice(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                if watch.global_start + watch.batches == 6:  # epoch 2 of 4 batches each
-                    os.kill(os.getpid(), signal.SIGINT)
-                    os.kill(os.getpid(), signal.SIGINT)
-
-        return callbacks + [CtrlCTwice()], watch
-
-    monkeypatch.setattr(zoo_callbacks, "make_callbacks", with_two_ctrl_c)
+    real = ctrl_c_at_batch(monkeypatch, 6, times=2)  # epoch 2 of 4 batches each
     with pytest.raises(Interrupted, match=r"aborted; the last good checkpoint \(after epoch 1\)") as caught:
         train_run(resolved(registry, epochs=2, steps_per_execution=1), run, backend=backend(), **QUIET)
     assert caught.value.exit_code == 130 and "resume with: zoo train --resume" in str(caught.value)

@@ -267,7 +267,7 @@ def train_run(
         run_dir = prepare_run_dir(run_dir, overwrite)
         _write_config(resolved, run_dir, backend, data, keras.__version__)
         _announce(resolved, data, run_dir, backend, echo)
-        return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose)
+        return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose, backend)
 
 
 def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str, echo) -> None:
@@ -349,11 +349,11 @@ def resume_run(
         restore_random_states(model, state.random_states)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
-        return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose)
+        return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
 
 
 def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,
-                echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+                echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
     data, then validation, a checkpoint, the CSV row, logs and grids."""
     from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks
@@ -362,11 +362,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
     train = resolved.config.train
     batch = train.batch_size
-    import keras
-
     from .feeding import Feeder
 
-    backend = keras.backend.backend()
     labelled = resolved.model.needs_labels
     x = data.x_train
     feeder = Feeder((x, data.y_train) if labelled else (x,), batch, backend)
