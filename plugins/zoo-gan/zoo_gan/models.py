@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from zoo_core.layers import BatchNormalization, Conv2DTranspose
 from zoo_core.multinet import refuse_mixed_float16
 
 from .base import GAN
@@ -141,12 +142,12 @@ class DCGAN(GAN):
         small = (height // factor, width // factor, self.generator_filters[0])
         h = layers.Dense(int(np.prod(small)), use_bias=False, kernel_initializer=_init())(h)
         h = layers.Reshape(small)(h)
-        h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(h))
+        h = layers.ReLU()(BatchNormalization(momentum=0.9)(h))
         for filters in self.generator_filters[1:]:
-            h = layers.Conv2DTranspose(filters, self.kernel_size, strides=2, padding="same", use_bias=False,
+            h = Conv2DTranspose(filters, self.kernel_size, strides=2, padding="same", use_bias=False,
                                        kernel_initializer=_init())(h)
-            h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(h))
-        images = layers.Conv2DTranspose(channels, self.kernel_size, strides=2, padding="same", activation="tanh",
+            h = layers.ReLU()(BatchNormalization(momentum=0.9)(h))
+        images = Conv2DTranspose(channels, self.kernel_size, strides=2, padding="same", activation="tanh",
                                         kernel_initializer=_init(), name="images")(h)
         return keras.Model(inputs, images, name="generator")
 
@@ -158,7 +159,7 @@ class DCGAN(GAN):
             h = layers.Conv2D(filters, self.kernel_size, strides=2, padding="same", use_bias=norm == "none",
                               kernel_initializer=_init())(h)
             if norm == "batch":
-                h = layers.BatchNormalization(momentum=0.9)(h)
+                h = BatchNormalization(momentum=0.9)(h)
             elif norm == "layer":
                 h = layers.LayerNormalization(axis=(-3, -2, -1))(h)
             h = layers.LeakyReLU(0.2)(h)

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo_core.layers import Conv2DTranspose
+
 PACKAGE = "zoo_vae"
 
 
@@ -181,8 +183,8 @@ class ConvVAE(BaseVAE):
         h = layers.Dense(int(np.prod(small)), activation="relu")(z)
         h = layers.Reshape(small)(h)
         for f in reversed(self.filters):
-            h = layers.Conv2DTranspose(f, self.kernel_size, strides=2, padding="same", activation="relu")(h)
-        logits = layers.Conv2DTranspose(channels, self.kernel_size, padding="same", name="logits")(h)
+            h = Conv2DTranspose(f, self.kernel_size, strides=2, padding="same", activation="relu")(h)
+        logits = Conv2DTranspose(channels, self.kernel_size, padding="same", name="logits")(h)
         self.decoder = keras.Model(z, logits, name="decoder")
 
     def get_config(self):

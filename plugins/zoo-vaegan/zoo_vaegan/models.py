@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from zoo_core.layers import BatchNormalization, Conv2DTranspose
 from zoo_core.multinet import refuse_mixed_float16
 
 from .base import BaseVAEGAN
@@ -43,7 +44,7 @@ def build(cls, config, data, loss):
 
 def _norm(kind, axis):
     if kind == "batch":
-        return layers.BatchNormalization(momentum=0.9)
+        return BatchNormalization(momentum=0.9)
     if kind == "layer":
         return layers.LayerNormalization(axis=axis)
     return None
@@ -89,9 +90,9 @@ class VAEGAN(BaseVAEGAN):
         for filters in self.encoder_filters:
             # A bias before batch norm would be cancelled by it.
             h = layers.Conv2D(filters, self.kernel_size, strides=2, padding="same", use_bias=False)(h)
-            h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(h))
+            h = layers.ReLU()(BatchNormalization(momentum=0.9)(h))
         h = layers.Dense(self.encoder_units, use_bias=False)(layers.Flatten()(h))
-        h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(h))
+        h = layers.ReLU()(BatchNormalization(momentum=0.9)(h))
         z_mean = layers.Dense(self.latent_dim, name="z_mean")(h)
         z_log_var = layers.Dense(self.latent_dim, name="z_log_var")(h)
         return keras.Model(x, [z_mean, z_log_var], name="encoder")
@@ -102,11 +103,11 @@ class VAEGAN(BaseVAEGAN):
         small = (height // factor, width // factor, self.decoder_filters[0])
         z = keras.Input((self.latent_dim,), name="z")
         h = layers.Dense(int(np.prod(small)), use_bias=False)(z)
-        h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(layers.Reshape(small)(h)))
+        h = layers.ReLU()(BatchNormalization(momentum=0.9)(layers.Reshape(small)(h)))
         for filters in self.decoder_filters[1:]:
-            h = layers.Conv2DTranspose(filters, self.kernel_size, strides=2, padding="same", use_bias=False)(h)
-            h = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(h))
-        images = layers.Conv2DTranspose(channels, self.kernel_size, strides=2, padding="same", activation="tanh",
+            h = Conv2DTranspose(filters, self.kernel_size, strides=2, padding="same", use_bias=False)(h)
+            h = layers.ReLU()(BatchNormalization(momentum=0.9)(h))
+        images = Conv2DTranspose(channels, self.kernel_size, strides=2, padding="same", activation="tanh",
                                         name="images")(h)
         return keras.Model(z, images, name="decoder")
 
