@@ -68,7 +68,7 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
 
     On the JAX backend a stride-2 transposed convolution with 8 or more
     filters trains 1.4-17 times faster this way on a CPU, the more filters the
-    more (``benchmarks/transposed_conv.py``). With 1-3 filters (an image
+    more (``benchmarks/fast_layers.py``). With 1-3 filters (an image
     output layer), at stride 1, and on TensorFlow and PyTorch, Keras' own
     kernel is faster, so it is kept; so it is for what the sub-pixel form does
     not cover (dilation, ``output_padding``, ``channels_first``).
