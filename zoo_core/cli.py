@@ -201,7 +201,7 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
               help="Also checkpoint every STEPS batches (default: at the end of each epoch).")
 @click.option("--tensorboard", is_flag=True, help="Print the command that shows this run in TensorBoard.")
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
-              help="Keras dtype policy; mixed precision is for GPUs/TPUs (slower on CPU).")
+              help="Keras dtype policy; mixed precision is for GPUs/TPUs; on a CPU only bfloat16 with native support pays (zoo doctor shows it).")
 @click.option("--distribute", type=click.Choice(["none", "data-parallel"]),
               help="data-parallel: split each batch over all devices (Keras distribution API, JAX).")
 @click.option("--eval", "evaluate", is_flag=True,

@@ -164,7 +164,7 @@ class TrainConfig:
         jit_compile: compile the train step with XLA (None: zoo's default per backend
             and device; JAX always compiles).
         precision: ``float32``, or a mixed-precision policy (``mixed_float16``,
-            ``mixed_bfloat16``) for GPUs/TPUs; slower on CPU.
+            ``mixed_bfloat16``) for GPUs/TPUs; on a CPU only bfloat16 with native support (AMX, AVX512-BF16) pays.
         distribute: ``none``, or ``data-parallel`` to split each batch over every
             device with Keras' distribution API (JAX backend).
     """
