@@ -163,7 +163,10 @@ def export_dataset(dataset: str, examples: int, path: Path) -> int:
     """The first ``examples`` training images of zoo's data set, for the plain scripts
     (the same images ``--set max_train_examples`` keeps). Returns how many there are."""
     out = subprocess.run([sys.executable, "-c", EXPORT, dataset, str(examples), str(path)],
-                         capture_output=True, text=True, env=quiet_env(KERAS_BACKEND="tensorflow"), check=True)
+                         capture_output=True, text=True, env=quiet_env(KERAS_BACKEND="tensorflow"))
+    if out.returncode:
+        last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise SystemExit(f"bench_train.py: could not load the data set {dataset!r} for the plain scripts: {last}")
     return int(out.stdout.strip().splitlines()[-1])
 
 
@@ -176,27 +179,21 @@ def steady(values: list[float]) -> float | None:
     return statistics.median(rest) if rest else None
 
 
-def best(values: list[float]) -> float | None:
-    """The fastest epoch after the first: what a run does when nothing stalls."""
-    rest = values[1:]
-    return max(rest) if rest else None
-
-
 def read_metrics(path: Path) -> list[dict]:
     with open(path) as f:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
 def run_zoo(case: Case, backend: str, examples: int, epochs: int, work: Path, validation: bool,
-            precision: str | None = None) -> dict:
-    run_dir = work / f"zoo-{case.model}-{backend}"
+            precision: str | None = None, tag: str = "") -> dict:
+    run_dir = work / f"zoo-{case.model}-{backend}{tag}"
     cmd = [*zoo_command(), "train", case.preset, "--backend", backend, "--epochs", str(epochs),
            "--set", f"max_train_examples={examples}", "--out", str(run_dir), "--overwrite"]
     if precision:
         cmd += ["--precision", precision]
     if not validation:
         cmd += ["--set", "validation=false"]
-    log = work / f"zoo-{case.model}-{backend}.log"
+    log = work / f"zoo-{case.model}-{backend}{tag}.log"
     m = run_measured(cmd, quiet_env(KERAS_BACKEND=backend), log, watch=run_dir / "metrics.csv")
     if m.returncode:
         return {"error": f"exit {m.returncode}: " + log.read_text()[-1500:]}
@@ -227,11 +224,12 @@ def case_batch(case: Case) -> int:
     return _BATCH[case.preset]
 
 
-def run_plain(case: Case, backend: str, examples: int, epochs: int, data: Path, work: Path) -> dict:
-    out = work / f"plain-{case.model}-{backend}.json"
+def run_plain(case: Case, backend: str, examples: int, epochs: int, data: Path, work: Path,
+              tag: str = "") -> dict:
+    out = work / f"plain-{case.model}-{backend}{tag}.json"
     cmd = [sys.executable, str(PLAIN / case.script), *case.args, "--data", str(data),
            "--examples", str(examples), "--epochs", str(epochs), "--json", str(out)]
-    log = work / f"plain-{case.model}-{backend}.log"
+    log = work / f"plain-{case.model}-{backend}{tag}.log"
     m = run_measured(cmd, quiet_env(KERAS_BACKEND=backend), log)
     if m.returncode or not out.exists():
         return {"error": f"exit {m.returncode}: " + log.read_text()[-1500:]}
@@ -240,7 +238,62 @@ def run_plain(case: Case, backend: str, examples: int, epochs: int, data: Path, 
     return result
 
 
+def combine(runs: list[dict]) -> dict:
+    """One side's repeats as one result: images/s is the median of every timed
+    epoch (2..E) of every repeat, *best* the fastest of them, peak memory the
+    highest, start-up times the median."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    timed = [v for r in runs for v in r["images_per_second"][1:]]
+    result = dict(runs[0])
+    result.update(
+        repeats=[r["images_per_second"] for r in runs],
+        steady=statistics.median(timed) if timed else None,
+        best=max(timed) if timed else None,
+        peak_rss_mib=max(r["peak_rss_mib"] for r in runs),
+    )
+    for key in ("to_loop", "to_first_step"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            result[key] = statistics.median(values)
+    return result
+
+
+def compare(case: Case, backend: str, n: int, args, work: Path, data: Path) -> tuple[dict, dict]:
+    """zoo and plain, ``args.repeats`` times each, in the order zoo, plain, plain,
+    zoo, zoo, plain, ...: a machine that slows down or speeds up over the minutes
+    of one comparison then weighs on both sides alike."""
+    zoo_runs, plain_runs = [], []
+    for i in range(args.repeats):
+        tag = f"-{i + 1}" if args.repeats > 1 else ""
+        order = ("zoo", "plain") if i % 2 == 0 else ("plain", "zoo")
+        for side in order:
+            if side == "zoo":
+                zoo_runs.append(run_zoo(case, backend, n, args.epochs, work, args.validation,
+                                        args.zoo_precision, tag))
+            else:
+                plain_runs.append(run_plain(case, backend, n, args.epochs, data, work, tag))
+    return combine(zoo_runs), combine(plain_runs)
+
+
 # === The machine ===
+
+
+def cpu_times() -> list[int] | None:
+    """The aggregate ``cpu`` line of /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal, ...)."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_percent(before: list[int] | None, after: list[int] | None) -> float | None:
+    """Share of CPU time the hypervisor gave to other machines between two readings."""
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return 100.0 * (after[7] - before[7]) / total if total > 0 else None
 
 
 def machine() -> dict:
@@ -300,20 +353,25 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
         "- " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         f"- Load average (1 min) before: {settings['load_before']:.2f}, after: {settings['load_after']:.2f}; "
         f"mean of the 1-minute load sampled before each run: {settings['load_mean']:.2f}. "
-        f"A load above {info['cores']} means other processes shared the CPU with the benchmark.",
+        f"A load above {info['cores']} means other processes shared the CPU with the benchmark."
+        + (f" CPU time stolen by the hypervisor during the run: {settings['steal']:.1f}%."
+           if settings.get("steal") is not None else ""),
         "",
         "## Images per second",
         "",
-        f"Median images/s over epochs 2..{settings['epochs']} (epoch 1 compiles); N = training images "
+        f"Median images/s over epochs 2..{settings['epochs']} (epoch 1 compiles)"
+        + (f" of {settings['repeats']} runs of each side, run in the order zoo, plain, plain, zoo, ..."
+           if settings["repeats"] > 1 else "")
+        + "; N = training images "
         "(the first N of the data set, the same for both). zoo: `zoo train PRESET --epochs E "
         "--set max_train_examples=N"
         + ("" if settings["validation"] else " --set validation=false")
         + (f" --precision {settings['precision']}" if settings.get("precision") else "")
         + "`, images/s from its metrics.csv (each epoch's whole `fit` call). plain: the hand-written "
         "Keras script in `benchmarks/plain/`, images/s from a callback (epoch begin to end). "
-        "Peak RSS: the process's maximum resident memory. *best / best*: the fastest epoch "
-        "(after the first) of each, the ratio without stalls on either side; the target is judged "
-        "on the medians, as issue 7 asks.",
+        "Peak RSS: the process's maximum resident memory (the highest of the repeats). "
+        "*best / best*: the fastest epoch (after the first) of each, the ratio without stalls on "
+        "either side; the target is judged on the medians, as issue 7 asks.",
         "",
         "| model | preset | backend | N | zoo img/s | plain img/s | zoo / plain | target | best / best | "
         "zoo peak MiB | plain peak MiB | zoo: start → loop s | zoo: start → first step s |",
@@ -324,7 +382,7 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
         ratio = z["steady"] / p["steady"] if z.get("steady") and p.get("steady") else None
         target = r["target"]
         ok = "–" if ratio is None else (f"≥ {target:g} ✓" if ratio >= target else f"≥ {target:g} ✗")
-        zb, pb = best(z.get("images_per_second", [])), best(p.get("images_per_second", []))
+        zb, pb = z.get("best"), p.get("best")
         best_ratio = zb / pb if zb and pb else None
         lines.append(
             f"| {r['model']} | {r['preset']} | {r['backend']} | {r['examples']:,} | {fmt(z.get('steady'))} | "
@@ -341,14 +399,17 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
         lines += ["", "Not measured: " + "; ".join(skipped) + "."]
     lines += [
         "",
-        "Per-epoch images/s (zoo | plain), epoch 1 first:",
+        "Per-epoch images/s (zoo | plain), epoch 1 first"
+        + (f"; the {settings['repeats']} repeats of each side in the order they ran, separated by ';'"
+           if settings["repeats"] > 1 else "") + ":",
         "",
     ]
+
+    def epochs_text(side):
+        return "; ".join(", ".join(f"{v:,.0f}" for v in run) for run in side.get("repeats", []))
+
     for r in results:
-        z, p = r["zoo"], r["plain"]
-        zs = ", ".join(f"{v:,.0f}" for v in z.get("images_per_second", []))
-        ps = ", ".join(f"{v:,.0f}" for v in p.get("images_per_second", []))
-        lines.append(f"- {r['model']}, {r['backend']}: {zs} | {ps}")
+        lines.append(f"- {r['model']}, {r['backend']}: {epochs_text(r['zoo'])} | {epochs_text(r['plain'])}")
     lines += [
         "",
         "## Start-up",
@@ -388,6 +449,9 @@ def main(argv=None) -> int:
     parser.add_argument("--examples", type=int, help="training images for every run (default: per model and backend)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the default image counts")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per run; the first is not counted")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each side per comparison, in the order zoo, plain, plain, zoo, ... "
+                             "(2 cancels a steady drift in the machine's speed)")
     parser.add_argument("--validation", action="store_true",
                         help="let zoo evaluate the test split after each epoch (not timed either way)")
     parser.add_argument("--zoo-precision", choices=["mixed_bfloat16", "mixed_float16"],
@@ -399,9 +463,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is not counted")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     started = time.time()
     load_before = os.getloadavg()[0]
+    stat_before = cpu_times()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="zoo-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     wanted = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -450,9 +517,9 @@ def main(argv=None) -> int:
             n = min(args.examples or round(case.examples[backend] * args.scale), available[dataset])
             n = max(batch, n // batch * batch)  # whole batches only: no retrace for a short last batch
             loads.append(os.getloadavg()[0])
-            print(f"{case.model} on {backend}: {n} images x {args.epochs} epochs ...", flush=True)
-            zoo = run_zoo(case, backend, n, args.epochs, work, args.validation, args.zoo_precision)
-            plain = run_plain(case, backend, n, args.epochs, data_files[dataset], work)
+            print(f"{case.model} on {backend}: {n} images x {args.epochs} epochs"
+                  + (f" x {args.repeats} runs each" if args.repeats > 1 else "") + " ...", flush=True)
+            zoo, plain = compare(case, backend, n, args, work, data_files[dataset])
             if "params" in plain:
                 assert plain["params"] == params[case.model], (
                     f"plain {case.script} {case.args} has {plain['params']:,} parameters, "
@@ -473,10 +540,12 @@ def main(argv=None) -> int:
         "started": started,
         "minutes": (time.time() - started) / 60,
         "epochs": args.epochs,
+        "repeats": args.repeats,
         "validation": args.validation,
         "precision": args.zoo_precision,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
+        "steal": steal_percent(stat_before, cpu_times()),
         "load_mean": statistics.mean(loads) if loads else load_before,
         "skipped": skipped,
     }
