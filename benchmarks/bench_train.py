@@ -242,12 +242,18 @@ def combine(runs: list[dict]) -> dict:
     """One side's repeats as one result: images/s is the median of every timed
     epoch (2..E) of every repeat, *best* the fastest of them, peak memory the
     highest, start-up times the median."""
+    if not runs:
+        return {"error": "not run: the other side failed first"}
     failed = [r for r in runs if "error" in r]
     if failed:
         return failed[0]
     timed = [v for r in runs for v in r["images_per_second"][1:]]
-    result = dict(runs[0])
+    # What every repeat shares (the command, the plain script's parameter count and
+    # batch size); per-run details stay in "runs".
+    result = {k: v for k, v in runs[0].items() if k in ("command", "script", "backend", "keras", "params",
+                                                       "batch_size", "examples")}
     result.update(
+        runs=runs,
         repeats=[r["images_per_second"] for r in runs],
         steady=statistics.median(timed) if timed else None,
         best=max(timed) if timed else None,
@@ -272,8 +278,12 @@ def compare(case: Case, backend: str, n: int, args, work: Path, data: Path) -> t
             if side == "zoo":
                 zoo_runs.append(run_zoo(case, backend, n, args.epochs, work, args.validation,
                                         args.zoo_precision, tag))
+                last = zoo_runs[-1]
             else:
                 plain_runs.append(run_plain(case, backend, n, args.epochs, data, work, tag))
+                last = plain_runs[-1]
+            if "error" in last:  # the other repeats would fail the same way
+                return combine(zoo_runs), combine(plain_runs)
     return combine(zoo_runs), combine(plain_runs)
 
 
@@ -352,7 +362,7 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
         f"- {info['os']}, Python {info['python']}",
         "- " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
         f"- Load average (1 min) before: {settings['load_before']:.2f}, after: {settings['load_after']:.2f}; "
-        f"mean of the 1-minute load sampled before each run: {settings['load_mean']:.2f}. "
+        f"mean of the 1-minute load sampled before each comparison: {settings['load_mean']:.2f}. "
         f"A load above {info['cores']} means other processes shared the CPU with the benchmark."
         + (f" CPU time stolen by the hypervisor during the run: {settings['steal']:.1f}%."
            if settings.get("steal") is not None else ""),

@@ -4,17 +4,21 @@
 
 ``bench_train.py`` runs zoo and the plain script in separate processes, one
 after the other. On the 2-core VMs this was developed on, the machine's speed
-drifts by 10-15% over minutes, so two processes a minute apart can differ by
-more than the effect measured. Here both models live in one process and train
-one epoch each, alternately, for ``--rounds`` rounds: a drift slows both sides
-alike. The first round (tracing, compiling) is not counted.
+drifts over minutes (whole runs up to a third slower), so two processes a
+minute apart can differ by more than the effect measured. Here both models
+live in one process and train one epoch each, alternately, for ``--rounds``
+rounds: a drift slows both sides alike. The first round (tracing, compiling)
+is not counted.
 
 - **zoo**: the preset's model, loss, optimizer and compile settings, fed
   through zoo's own feeding (``zoo_core.feeding``) with zoo's callbacks, one
   ``fit`` per epoch, as ``zoo train`` does.
 - **plain**: the script in ``benchmarks/plain/`` runs as written until its
-  ``fit`` call, which is captured instead of run; each round then calls that
-  ``fit`` with the script's own arguments for one epoch.
+  ``fit`` call, which is captured, then made with the script's own arguments
+  for ``--rounds`` epochs: one ``fit`` call, as the script makes it. Its epochs
+  are timed from epoch begin to epoch end, as the script's own timer does.
+- zoo's epochs run from a callback of that ``fit``: before the plain epoch in
+  odd rounds, after it in even ones.
 
 Both train on the first N images of the preset's data set.
 """
@@ -44,8 +48,9 @@ class _Captured(Exception):
     pass
 
 
-def plain_epoch(case, data_path: Path, examples: int):
-    """Run the plain script up to its ``fit``; return a function that trains one epoch."""
+def plain_fit(case, data_path: Path, examples: int):
+    """Run the plain script up to its ``fit``; return ``run(epochs, callbacks)``, which makes
+    that ``fit`` call with the script's own arguments."""
     import keras
 
     captured = {}
@@ -68,10 +73,39 @@ def plain_epoch(case, data_path: Path, examples: int):
         raise SystemExit(f"interleaved.py: plain/{case.script} never called fit")
     kwargs = {k: v for k, v in captured["kwargs"].items() if k not in ("callbacks", "epochs", "verbose")}
 
-    def epoch(i: int) -> None:
-        captured["model"].fit(*captured["args"], epochs=1, verbose=0, **kwargs)
+    def run(epochs: int, callbacks: list) -> None:
+        captured["model"].fit(*captured["args"], epochs=epochs, callbacks=callbacks, verbose=0, **kwargs)
 
-    return epoch
+    return run
+
+
+def alternate(plain_run, zoo, examples: int, rounds: int) -> dict:
+    """One plain ``fit`` of ``rounds`` epochs, with a zoo epoch before (odd
+    rounds) or after (even rounds) each of its epochs; images/s per epoch."""
+    import keras
+
+    speeds = {"zoo": [], "plain": []}
+
+    def zoo_epoch(i: int) -> None:
+        began = time.perf_counter()
+        zoo(i)
+        speeds["zoo"].append(examples / (time.perf_counter() - began))
+
+    class Alternate(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch % 2:
+                zoo_epoch(epoch)
+            self.began = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            # Reading the results waits for any step still running (JAX dispatches asynchronously).
+            {k: float(v) for k, v in (logs or {}).items()}
+            speeds["plain"].append(examples / (time.perf_counter() - self.began))
+            if not epoch % 2:
+                zoo_epoch(epoch)
+
+    plain_run(rounds, [Alternate()])
+    return speeds
 
 
 def zoo_epoch(case, registry, wanted: int, backend: str):
@@ -125,15 +159,7 @@ def main(argv=None) -> int:
         if data.y_train is not None:
             arrays["y"] = data.y_train[:n]
         np.savez(path, **arrays)
-        plain = plain_epoch(case, path, n)
-
-        speeds = {"zoo": [], "plain": []}
-        for i in range(args.rounds):
-            # Alternate who goes first, so neither side always follows the other.
-            for side in (("zoo", "plain") if i % 2 == 0 else ("plain", "zoo")):
-                began = time.perf_counter()
-                (zoo if side == "zoo" else plain)(i)
-                speeds[side].append(n / (time.perf_counter() - began))
+        speeds = alternate(plain_fit(case, path, n), zoo, n, args.rounds)
 
     z, p = speeds["zoo"][1:], speeds["plain"][1:]
     print(f"{case.model} ({case.preset}) on {backend}, {n} images, {args.rounds} rounds, images/s per epoch:")
