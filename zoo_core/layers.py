@@ -107,9 +107,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
     Keras computes a batch's moments and the normalisation as separate
     element-wise passes, forward and backward. TensorFlow's
     ``FusedBatchNormV3`` and PyTorch's ``native_batch_norm`` do each in one.
-    A DCGAN generator step (batch 128) is 1.20-1.27 times faster on TensorFlow
-    and 1.04-1.15 on PyTorch, its discriminator step 1.10-1.25 and 1.01-1.10,
-    depending on the CPU (``benchmarks/fast_layers.py``, RESULTS.md). The outputs and the moving statistics
+    On TensorFlow a DCGAN generator step (batch 128) is 1.20-1.27 times faster,
+    and its discriminator step 1.10-1.25, on the CPUs measured. On PyTorch the
+    gain was 1.10-1.15 on an Intel CPU and within noise on an AMD one
+    (``benchmarks/fast_layers.py``, RESULTS.md). The outputs and the moving statistics
     are Keras' own to float rounding; inference, JAX (whose compiler fuses the
     passes already), masks, ``renorm`` and ``synchronized`` use Keras' code.
     """
