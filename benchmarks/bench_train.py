@@ -159,6 +159,12 @@ print(len(arrays["x"]))
 """
 
 
+def whole_batches(wanted: int, available: int, batch: int) -> int:
+    """``wanted`` images (at most ``available``) rounded down to whole batches, at least one
+    batch: no epoch ends in a short batch that would be traced again."""
+    return max(batch, min(wanted, available) // batch * batch)
+
+
 def export_dataset(dataset: str, examples: int, path: Path) -> int:
     """The first ``examples`` training images of zoo's data set, for the plain scripts
     (the same images ``--set max_train_examples`` keeps). Returns how many there are."""
@@ -254,7 +260,6 @@ def combine(runs: list[dict]) -> dict:
                                                        "batch_size", "examples")}
     result.update(
         runs=runs,
-        repeats=[r["images_per_second"] for r in runs],
         steady=statistics.median(timed) if timed else None,
         best=max(timed) if timed else None,
         peak_rss_mib=max(r["peak_rss_mib"] for r in runs),
@@ -276,13 +281,12 @@ def compare(case: Case, backend: str, n: int, args, work: Path, data: Path) -> t
         order = ("zoo", "plain") if i % 2 == 0 else ("plain", "zoo")
         for side in order:
             if side == "zoo":
-                zoo_runs.append(run_zoo(case, backend, n, args.epochs, work, args.validation,
-                                        args.zoo_precision, tag))
-                last = zoo_runs[-1]
+                runs = zoo_runs
+                runs.append(run_zoo(case, backend, n, args.epochs, work, args.validation, args.zoo_precision, tag))
             else:
-                plain_runs.append(run_plain(case, backend, n, args.epochs, data, work, tag))
-                last = plain_runs[-1]
-            if "error" in last:  # the other repeats would fail the same way
+                runs = plain_runs
+                runs.append(run_plain(case, backend, n, args.epochs, data, work, tag))
+            if "error" in runs[-1]:  # the other repeats would fail the same way
                 return combine(zoo_runs), combine(plain_runs)
     return combine(zoo_runs), combine(plain_runs)
 
@@ -416,7 +420,7 @@ def markdown(results: list[dict], cli: dict, info: dict, settings: dict) -> str:
     ]
 
     def epochs_text(side):
-        return "; ".join(", ".join(f"{v:,.0f}" for v in run) for run in side.get("repeats", []))
+        return "; ".join(", ".join(f"{v:,.0f}" for v in run["images_per_second"]) for run in side.get("runs", []))
 
     for r in results:
         lines.append(f"- {r['model']}, {r['backend']}: {epochs_text(r['zoo'])} | {epochs_text(r['plain'])}")
@@ -524,8 +528,7 @@ def main(argv=None) -> int:
         for case in cases:
             dataset = next(d for d, cs in datasets.items() if case in cs)
             batch = _BATCH[case.preset]
-            n = min(args.examples or round(case.examples[backend] * args.scale), available[dataset])
-            n = max(batch, n // batch * batch)  # whole batches only: no retrace for a short last batch
+            n = whole_batches(args.examples or round(case.examples[backend] * args.scale), available[dataset], batch)
             loads.append(os.getloadavg()[0])
             print(f"{case.model} on {backend}: {n} images x {args.epochs} epochs"
                   + (f" x {args.repeats} runs each" if args.repeats > 1 else "") + " ...", flush=True)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE / "plain"))
 
 import numpy as np  # noqa: E402
 
-from bench_train import CASES  # noqa: E402
+from bench_train import CASES, whole_batches  # noqa: E402
 
 
 class _Captured(Exception):
@@ -108,7 +108,7 @@ def alternate(plain_run, zoo, examples: int, rounds: int) -> dict:
     return speeds
 
 
-def zoo_epoch(case, registry, wanted: int, backend: str):
+def zoo_preset(case, registry, wanted: int, backend: str):
     """The preset built and compiled as ``zoo train`` does: ``(train one epoch, data, N)``,
     N being ``wanted`` rounded down to whole batches, as in bench_train.py."""
     from zoo_core.callbacks import SignalStop, make_callbacks
@@ -120,8 +120,7 @@ def zoo_epoch(case, registry, wanted: int, backend: str):
     name, _, arg = resolved.config.dataset.partition(":")
     data = registry.dataset(name).load(arg or None, None)
     train = resolved.config.train
-    batch = train.batch_size
-    examples = max(batch, min(wanted, len(data.x_train)) // batch * batch)
+    examples = whole_batches(wanted, len(data.x_train), train.batch_size)
     model = compile_model(build_model(resolved, data.info), train, backend)
     x = data.x_train[:examples]
     arrays = (x, data.y_train[:examples]) if resolved.model.needs_labels else (x,)
@@ -152,7 +151,7 @@ def main(argv=None) -> int:
     case = next(c for c in CASES if c.model == args.model)
     registry = load_registry()
     wanted = args.examples or case.examples[backend]
-    zoo, data, n = zoo_epoch(case, registry, wanted, backend)
+    zoo, data, n = zoo_preset(case, registry, wanted, backend)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.npz"
         arrays = {"x": data.x_train[:n]}
