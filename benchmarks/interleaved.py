@@ -11,7 +11,7 @@ rounds: a drift slows both sides alike. The first round (tracing, compiling)
 is not counted.
 
 - **zoo**: the preset's model, loss, optimizer and compile settings, fed
-  through zoo's own feeding (``zoo_core.feeding``) with zoo's callbacks, one
+  through zoo's own feeding (``zoo_core.training.feeding``) with zoo's callbacks, one
   ``fit`` per epoch, as ``zoo train`` does.
 - **plain**: the script in ``benchmarks/plain/`` runs as written until its
   ``fit`` call, which is captured, then made with the script's own arguments
@@ -111,8 +111,8 @@ def alternate(plain_run, zoo, examples: int, rounds: int) -> dict:
 def zoo_preset(case, registry, wanted: int, backend: str):
     """The preset built and compiled as ``zoo train`` does: ``(train one epoch, data, N)``,
     N being ``wanted`` rounded down to whole batches, as in bench_train.py."""
-    from zoo_core.callbacks import SignalStop, make_callbacks
-    from zoo_core.feeding import Feeder
+    from zoo_core.training.callbacks import SignalStop, make_callbacks
+    from zoo_core.training.feeding import Feeder
     from zoo_core.resolve import resolve_run
     from zoo_core.training import build_model, compile_model, epoch_order
 

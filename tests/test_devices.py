@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from zoo_core.config import TrainConfig
-from zoo_core.devices import compile_options
+from zoo_core.training.devices import compile_options
 from zoo_core.errors import ZooError
 
 TINY_VAE = ["--set", "filters=[4,8]", "--set", "dense_units=8", "--set", "grid_size=2"]
@@ -43,7 +43,7 @@ def test_doctor(cli):
 
 
 def test_cpu_bfloat16_flags():
-    from zoo_core.devices import cpu_bfloat16_flags
+    from zoo_core.training.devices import cpu_bfloat16_flags
 
     info = "processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile amx_bf16\n\nprocessor\t: 1\n"
     assert cpu_bfloat16_flags(info) == ["amx_bf16", "avx512_bf16"]
@@ -63,7 +63,7 @@ def test_compile_defaults_and_overrides():
 @pytest.mark.parametrize("missing", ["jax", "torch", "tensorflow"])
 def test_a_backend_that_is_not_installed_has_no_accelerators(monkeypatch, missing):
     # CI's first pass has TensorFlow only; asking about the others must not raise.
-    from zoo_core.devices import accelerators
+    from zoo_core.training.devices import accelerators
 
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` raise ImportError
     assert accelerators(missing) == []

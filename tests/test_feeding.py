@@ -1,11 +1,11 @@
-"""zoo_core.feeding: each epoch's batches are the examples at that epoch's
+"""zoo_core.training.feeding: each epoch's batches are the examples at that epoch's
 order, labels aligned, the last batch partial; on TensorFlow through zoo's own
 tf.data pipeline, elsewhere as numpy arrays."""
 
 import numpy as np
 import pytest
 
-from zoo_core.feeding import Feeder
+from zoo_core.training.feeding import Feeder
 
 
 def backend():

@@ -17,8 +17,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from zoo_core import callbacks as zoo_callbacks
-from zoo_core.checkpoints import (
+from zoo_core.training import callbacks as zoo_callbacks
+from zoo_core.training.checkpoints import (
     CheckpointState,
     CheckpointWriteError,
     clean_temporary_files,
@@ -213,7 +213,7 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path):
 
 
 def test_disk_full_during_training_is_a_clean_error(cli, tmp_path, tiny_npz, monkeypatch):
-    import zoo_core.checkpoints as checkpoints
+    import zoo_core.training.checkpoints as checkpoints
 
     monkeypatch.setattr(checkpoints, "_fsync", _failing_fsync([]))
     out = tmp_path / "run"
@@ -245,7 +245,7 @@ def _failing_fsync(calls):
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time, zipfile
     from pathlib import Path
-    from zoo_core.checkpoints import CheckpointState, save_checkpoint
+    from zoo_core.training.checkpoints import CheckpointState, save_checkpoint
 
     class Hanging:
         def save(self, path):

@@ -426,7 +426,7 @@ def new_plugin(name, parent):
 def doctor(backend, as_json):
     """Show the backend zoo would train on, its version, and the devices it sees."""
     from .backend import choose_backend
-    from .devices import describe, installed_backends
+    from .training.devices import describe, installed_backends
 
     name = choose_backend(backend)
     report = {"zoo": __version__, "installed_backends": installed_backends(), **describe(name)}

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .errors import ZooError
+from ..errors import ZooError
 
 STATE_FILE = "checkpoint.json"
 FOLDER = "checkpoints"

@@ -11,7 +11,7 @@ import importlib.metadata
 import platform
 from typing import Any, Iterator
 
-from .errors import ZooError
+from ..errors import ZooError
 
 BACKEND_DISTRIBUTIONS = {
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
@@ -137,7 +137,7 @@ def data_parallel(train, backend: str):
 
 def describe(backend: str) -> dict[str, Any]:
     """What ``zoo doctor`` reports about the chosen backend."""
-    from .backend import import_keras
+    from ..backend import import_keras
 
     keras = import_keras()
     return {

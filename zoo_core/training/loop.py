@@ -17,11 +17,11 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import __version__
-from .errors import Interrupted, ZooError
-from .resolve import ResolvedRun
-from .data import check_dataset, load_data  # noqa: F401  (part of this module's API)
-from .specs import Dataset
+from .. import __version__
+from ..errors import Interrupted, ZooError
+from ..resolve import ResolvedRun
+from ..data import check_dataset, load_data  # noqa: F401  (part of this module's API)
+from ..specs import Dataset
 
 CONFIG_FILE = "config.toml"
 MODEL_FILE = "model.keras"
@@ -120,7 +120,7 @@ def load_checkpoint_weights(model, path: Path) -> None:
     fresh weights for what does not match)."""
     import warnings
 
-    from .runs import keras_file_config
+    from ..runs import keras_file_config
 
     stored = keras_file_config(path)
     ours = (type(model).__module__, type(model).__name__)
@@ -256,7 +256,7 @@ def train_run(
     if data.notice:
         echo(f"Notice: {data.notice}")
 
-    from .backend import import_keras, keras_without_tensorflow
+    from ..backend import import_keras, keras_without_tensorflow
 
     keras = import_keras()
     from .devices import execution
@@ -303,8 +303,8 @@ def resume_run(
     import tomllib
 
     from .checkpoints import clean_temporary_files, read_checkpoint
-    from .resolve import resolve_stored
-    from .runs import check_model_file
+    from ..resolve import resolve_stored
+    from ..runs import check_model_file
 
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -337,7 +337,7 @@ def resume_run(
             f"was trained on {tuple(stored_shape)}; it cannot be resumed on this data"
         )
 
-    from .backend import import_keras, keras_without_tensorflow
+    from ..backend import import_keras, keras_without_tensorflow
 
     keras = import_keras()
     from .devices import execution
@@ -358,7 +358,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
     data, then validation, a checkpoint, the CSV row, logs and grids."""
     from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks
     from .checkpoints import read_checkpoint, save_checkpoint
-    from .eventlog import EventLog
+    from ..eventlog import EventLog
 
     train = resolved.config.train
     batch = train.batch_size

@@ -1,0 +1,39 @@
+"""Training: everything between a resolved run and its run folder.
+
+- :mod:`.loop`: ``train_run`` / ``resume_run``, the epoch loop, the run folder.
+- :mod:`.callbacks`: what runs between batches (NaN guard, signals, grids).
+- :mod:`.checkpoints`: crash-safe checkpoints.
+- :mod:`.feeding`: each epoch's batches, through the backend's own pipeline.
+- :mod:`.devices`: devices, precision, compile settings, data parallelism.
+- :mod:`.multinet` and :mod:`.steps`: models with several networks and
+  optimizers, declared once; the per-backend train steps (one file per
+  backend, the only backend-specific training code in zoo).
+
+Importing this package never imports Keras or a backend; its functions do.
+"""
+
+from .loop import (  # noqa: F401  (the package's API)
+    CONFIG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    TrainingDiverged,
+    TrainResult,
+    build_model,
+    check_dataset,
+    check_run_dir,
+    compile_model,
+    default_run_dir,
+    epoch_order,
+    format_logs,
+    load_checkpoint_weights,
+    load_data,
+    make_optimizer,
+    prepare_run_dir,
+    random_state_variables,
+    read_random_states,
+    restore_random_states,
+    resume_run,
+    train_run,
+    write_metrics_csv,
+    write_toml,
+)
