@@ -1,17 +1,54 @@
-"""Helpers for plugin models that train several networks, each with its own
-optimizer, through one train step per backend (zoo-gan's GANs, zoo-vaegan's
-VAE-GAN, or a third party's model of that kind).
+"""Models that train several networks, each with its own optimizer: the
+public way in (cheap to import: Keras loads on first use of the API).
 
-Keras' own ``train_step`` serves one optimizer; such a model writes a step
-per backend and wraps its optimizers as one ``model.optimizer``. What those
-models share, whatever their networks are, lives here. Keras and the
-backends are imported inside the functions only.
+Write such a model once, with ``keras.ops`` and no backend code::
+
+    from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
+
+and zoo trains it on TensorFlow, JAX and PyTorch (see docs/plugins.md,
+"Models with several networks"). The API lives in
+:mod:`zoo_core.training.multinet`, the per-backend steps in
+:mod:`zoo_core.training.steps`:
+
+- :class:`MultiNetworkModel`: the base class (``networks()``, ``train_phases()``);
+- :class:`Phase`: one kind of update: networks, loss, repeats, sub-batches;
+- :class:`NetworkOptimizers`: one optimizer per network, as Keras' one optimizer;
+- :func:`input_gradient`: a differentiable input gradient (WGAN-GP, R1);
+- :func:`phase_gradients`: one update's gradients, nothing applied (for tests);
+- :func:`split_batch`, :func:`batch_size`: helpers for phases.
+
+The other functions here are the helpers of zoo 0.1, for plugins that still
+write a train step per backend. ``clone_optimizer``, ``tensorflow_on_cpu``
+and ``refuse_mixed_float16`` stay; ``step_module`` and ``run_stateless`` are
+deprecated (the core's steps replace them) and will go in zoo 1.0.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Callable, Optional
+
+_API = ("MultiNetworkModel", "Phase", "NetworkOptimizers", "input_gradient", "phase_gradients", "split_batch",
+        "batch_size")
+
+
+def __getattr__(name):
+    if name in _API:
+        from .training import multinet
+
+        return getattr(multinet, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(f"zoo_core.multinet.{name} is deprecated: declare the model's phases on "
+                  "zoo_core.multinet.MultiNetworkModel and zoo runs them on every backend",
+                  DeprecationWarning, stacklevel=3)
 
 
 def clone_optimizer(optimizer, learning_rate: Optional[float] = None):
@@ -48,7 +85,10 @@ def refuse_mixed_float16(steps: str) -> None:
 
 def step_module(package: str, owner: str, name: Optional[str] = None):
     """The module ``package.<backend>`` holding the train step for ``name``
-    (default: the backend Keras runs on); ``owner`` names the plugin in the error."""
+    (default: the backend Keras runs on); ``owner`` names the plugin in the error.
+
+    Deprecated: a :class:`MultiNetworkModel` needs no step module of its own."""
+    _deprecated("step_module")
     if name is None:
         import keras
 
@@ -64,7 +104,10 @@ def run_stateless(model, trainable, non_trainable, fn: Callable):
     Returns ``fn``'s result and the non-trainable values it leaves behind
     (batch-norm statistics, seed-generator state): the new non-trainable
     state Keras' JAX trainer wants back from a step.
+
+    Deprecated: a :class:`MultiNetworkModel`'s JAX step does this in the core.
     """
+    _deprecated("run_stateless")
     import keras
 
     mapping = list(zip(model.trainable_variables, trainable))

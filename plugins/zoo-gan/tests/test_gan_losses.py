@@ -104,11 +104,11 @@ def test_wasserstein_without_a_penalty_is_a_config_error(weight):
 def penalty(critic, real, fake, epsilon):
     import keras
 
+    from zoo_core.multinet import input_gradient
     from zoo_gan.base import gradient_penalty
-    from zoo_gan.steps import for_backend
 
     tensors = [keras.ops.convert_to_tensor(np.asarray(a, np.float32)) for a in (real, fake, epsilon)]
-    return value(gradient_penalty(critic, *tensors, for_backend().input_gradient))
+    return value(gradient_penalty(critic, *tensors, input_gradient))
 
 
 def test_penalty_of_a_linear_critic_is_its_weight_norm_minus_one_squared():

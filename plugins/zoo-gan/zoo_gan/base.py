@@ -1,6 +1,8 @@
 """The shared GAN machinery: one Keras model holding a generator and a
-discriminator, two optimizers, and the backend-neutral objectives that the
-per-backend train steps in :mod:`zoo_gan.steps` differentiate.
+discriminator, and the two training phases zoo's multi-network trainer runs
+on every backend (:mod:`zoo_core.multinet`): ``n_critic`` discriminator
+updates on consecutive sub-batches, then one generator update. No backend
+code: everything here is ``keras.ops``.
 
 Pixels: ``fit`` and :meth:`GAN.generate` speak zoo's [0, 1]; inside, images
 live in the generator's output range ([-1, 1] for tanh).
@@ -12,10 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from . import steps
-from zoo_core.multinet import clone_optimizer, tensorflow_on_cpu
-
-from .optimizers import AdversarialOptimizer
+from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient, split_batch
 
 
 # === Pieces ===
@@ -29,8 +28,8 @@ def gradient_penalty(critic, real, fake, epsilon, input_gradient):
         critic: images -> scores, shaped ``(batch, 1)``.
         real, fake: image batches of the same shape.
         epsilon: mixing weights, broadcastable to the images (``(batch, 1, 1, 1)``).
-        input_gradient: ``(fn, x) -> d sum(fn(x)) / dx`` for the running backend
-            (see :mod:`zoo_gan.steps`); differentiable again, so the penalty trains.
+        input_gradient: ``(fn, x) -> d sum(fn(x)) / dx``, differentiable again so
+            the penalty trains (:func:`zoo_core.multinet.input_gradient`).
     """
     mixed = epsilon * real + (1.0 - epsilon) * fake
     grads = input_gradient(lambda x: ops.sum(ops.cast(critic(x), "float32")), mixed)
@@ -43,7 +42,7 @@ def gradient_penalty(critic, real, fake, epsilon, input_gradient):
 # === Base model ===
 
 
-class GAN(keras.Model):
+class GAN(MultiNetworkModel):
     """A generator and a discriminator trained against each other.
 
     Subclasses set their hyper-parameters, then call :meth:`_build_networks`,
@@ -66,12 +65,7 @@ class GAN(keras.Model):
         self.discriminator_learning_rate = discriminator_learning_rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-        self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
-        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.track("d_loss", "g_loss", "d_real", "d_fake", "wasserstein", "gp")
         #: The loss object (see :mod:`zoo_gan.losses`); not saved with the model.
         self.loss_fn = None
 
@@ -87,6 +81,9 @@ class GAN(keras.Model):
 
     def make_discriminator(self) -> keras.Model:
         raise NotImplementedError
+
+    def networks(self) -> dict:
+        return {"generator": self.generator, "discriminator": self.discriminator}
 
     # --- pixels ---
 
@@ -116,7 +113,7 @@ class GAN(keras.Model):
             labels = ops.reshape(ops.cast(labels, "int32"), (-1, 1))
         return self.discriminate(self.to_model_range(images), labels, training)
 
-    # --- the objectives (backend-neutral; zoo_gan.steps differentiates them) ---
+    # --- the objectives ---
 
     @property
     def penalty_weight(self) -> float:
@@ -127,7 +124,7 @@ class GAN(keras.Model):
             raise RuntimeError("this GAN has no loss attached; train it with `zoo train` or set model.loss_fn")
         return self.loss_fn
 
-    def prepare(self, data):
+    def prepare_batch(self, data):
         """A fit batch -> (real images in the model's range, labels ``(batch, 1)`` or None)."""
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         labels = None
@@ -143,18 +140,31 @@ class GAN(keras.Model):
         Each holds ``max(batch // n_critic, 1)`` images; a batch smaller than
         ``n_critic`` wraps around rather than giving an empty sub-batch.
         """
-        if self.n_critic == 1:
-            return [(real, labels)]
-        batch = ops.shape(real)[0]
-        size = max(batch // self.n_critic, 1) if isinstance(batch, int) else ops.maximum(batch // self.n_critic, 1)
-        parts = []
-        for i in range(self.n_critic):
-            index = (ops.arange(size) + i * size) % batch
-            parts.append((ops.take(real, index, axis=0),
-                          None if labels is None else ops.take(labels, index, axis=0)))
-        return parts
+        return split_batch((real, labels), self.n_critic)
 
-    def discriminator_objective(self, real, fake, labels, input_gradient, training=True):
+    def train_phases(self):
+        """``n_critic`` discriminator updates, each on the next sub-batch and
+        fakes made before it (no gradient to the generator); then one
+        generator update on fresh fakes, as many as one sub-batch, with its labels."""
+        n = self.n_critic
+        return [
+            Phase("discriminator", self._discriminator_phase, repeat=n, split=n, prepare=self._with_fakes),
+            Phase("generator", self._generator_phase, split=n),
+        ]
+
+    def _with_fakes(self, batch, training):
+        real, labels = batch
+        return real, labels, self.fake_images(ops.shape(real)[0], labels, training)
+
+    def _discriminator_phase(self, batch, training):
+        real, labels, fake = batch
+        return self.discriminator_objective(real, fake, labels, training)
+
+    def _generator_phase(self, batch, training):
+        real, labels = batch
+        return self.generator_objective(ops.shape(real)[0], labels, training)
+
+    def discriminator_objective(self, real, fake, labels, training=True):
         """The discriminator's loss on one real and one fake batch, and the terms to log."""
         loss_fn = self._loss()
         real_logits = self.discriminate(real, labels, training)
@@ -178,70 +188,16 @@ class GAN(keras.Model):
         loss = self._loss().generator(self.discriminate(fake, labels, training))
         return loss, {"g_loss": loss}
 
-    def evaluation_terms(self, real, labels, input_gradient):
-        """Both losses on a held-out batch, nothing updated (for ``validation_data``)."""
+    def test_terms(self, batch):
+        """Both losses on a held-out batch and one fake batch, nothing updated."""
+        real, labels = batch
         fake = self.fake_images(ops.shape(real)[0], labels, training=False)
-        _, terms = self.discriminator_objective(real, fake, labels, input_gradient, training=False)
+        _, terms = self.discriminator_objective(real, fake, labels, training=False)
         terms["g_loss"] = self._loss().generator(self.discriminate(fake, labels, training=False))
         return terms
 
-    # --- metrics ---
-
-    @property
-    def metrics(self):
-        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
-        if self.penalty_weight:
-            trackers += [self.wasserstein_tracker, self.gp_tracker]
-        return trackers
-
-    def record(self, terms):
-        """Add one step's terms (a dict of scalars) to the epoch means."""
-        by_name = {m.name: m for m in self.metrics}
-        for name, value in terms.items():
-            if name in by_name:
-                by_name[name].update_state(value)
-
-    def logs(self):
-        return {m.name: m.result() for m in self.metrics}
-
-    # --- training: two optimizers, one train step per backend ---
-
-    def compile(self, optimizer=None, **kwargs):
-        """Compile with one optimizer, cloned for the generator and the
-        discriminator (each with its own learning rate when configured), or
-        with an :class:`AdversarialOptimizer` as is."""
-        if kwargs.get("loss") is not None:
-            raise ValueError("a GAN takes its loss from zoo (model.loss_fn), not from compile(loss=...)")
-        optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
-        if not isinstance(optimizer, AdversarialOptimizer):
-            optimizer = AdversarialOptimizer(
-                generator=clone_optimizer(optimizer, self.generator_learning_rate),
-                discriminator=clone_optimizer(optimizer, self.discriminator_learning_rate),
-            )
-        optimizer.build_pair(self.generator.trainable_variables, self.discriminator.trainable_variables)
-        if "jit_compile" not in kwargs and tensorflow_on_cpu():
-            # Measured on a 2-core CPU: XLA makes these GAN steps 1.5-2x slower
-            # than TensorFlow's own (oneDNN) kernels. JAX must jit; torch doesn't by default.
-            kwargs["jit_compile"] = False
-        # Keras would wrap the pair in a LossScaleOptimizer under mixed_float16,
-        # which the steps cannot use; models.build refuses that policy instead.
-        kwargs.setdefault("auto_scale_loss", False)
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
-
-    def train_step(self, *args):
-        # JAX passes (state, data); TensorFlow and PyTorch pass (data).
-        return steps.for_backend().train_step(self, *args)
-
-    def test_step(self, *args):
-        return steps.for_backend().test_step(self, *args)
+    def logged_terms(self):
+        return ["d_loss", "g_loss", "d_real", "d_fake"] + (["wasserstein", "gp"] if self.penalty_weight else [])
 
     # --- what zoo's image grids and later tools use ---
 

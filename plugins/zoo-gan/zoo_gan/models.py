@@ -14,7 +14,7 @@ import numpy as np
 from keras import layers
 
 from zoo_core.layers import BatchNormalization, Conv2DTranspose
-from zoo_core.multinet import refuse_mixed_float16
+from zoo_core.multinet import NetworkOptimizers
 
 from .base import GAN
 
@@ -24,7 +24,6 @@ PACKAGE = "zoo_gan"
 def build(cls, config, data, loss):
     """Make a model of ``cls`` from a config dataclass and attach its loss."""
     options = asdict(config)
-    refuse_mixed_float16("zoo-gan's two-optimizer train steps")
     for method in ("discriminator", "generator"):
         if not callable(getattr(loss, method, None)):
             raise ValueError(
@@ -47,6 +46,20 @@ def build(cls, config, data, loss):
     model = cls(image_shape=tuple(data.image_shape), **options)
     model.loss_fn = loss
     return model
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE, name="AdversarialOptimizer")
+class _SavedByZooGAN01(NetworkOptimizers):
+    """Reads the optimizers of a model saved by zoo-gan 0.1 (its
+    ``AdversarialOptimizer``: ``generator`` and ``discriminator``), whose
+    weights sit where :class:`NetworkOptimizers` keeps them."""
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "optimizers" not in config:
+            config = {"name": config.get("name"),
+                      "optimizers": {k: config[k] for k in ("generator", "discriminator")}}
+        return NetworkOptimizers.from_config(config, custom_objects)
 
 
 def _init():

@@ -31,16 +31,12 @@ def network_gradients(model, images):
     next computation or step draws the same noise."""
     import keras
 
-    from zoo_vaegan import steps
+    from zoo_core.multinet import phase_gradients
 
-    module = steps.for_backend()
     saved = snapshot(model.variables)
     x = keras.ops.convert_to_tensor(images)
-    if keras.backend.backend() == "jax":
-        grads, _, _ = module.network_gradients(model, [v.value for v in model.trainable_variables],
-                                               [v.value for v in model.non_trainable_variables], x)
-    else:
-        grads, _ = module.network_gradients(model, x)
+    (phase,) = model.train_phases()
+    grads = phase_gradients(model, phase, model.prepare_batch(x))
     for variable, value in zip(model.variables, saved):
         variable.assign(value)
     nets = model.networks()
@@ -149,7 +145,7 @@ def test_no_network_update_moves_another_networks_weights(active, images):
     discriminator aside) stay bit for bit."""
     import keras
 
-    from zoo_vaegan.optimizers import NetworkOptimizers
+    from zoo_core.multinet import NetworkOptimizers
 
     rates = {name: (0.1 if name == active else 0.0) for name in NETWORKS}
     model = build(optimizer=NetworkOptimizers(**{n: keras.optimizers.SGD(r) for n, r in rates.items()}))

@@ -1,7 +1,8 @@
 """The shared VAE-GAN machinery: one Keras model holding an encoder, a
-decoder (the generator) and a discriminator, three optimizers, and the
-backend-neutral forward pass whose terms the per-backend train steps in
-:mod:`zoo_vaegan.steps` differentiate, each network its own loss.
+decoder (the generator) and a discriminator, and the one training phase
+zoo's multi-network trainer runs on every backend (:mod:`zoo_core.multinet`):
+one forward pass, each network updated by the gradient of its own loss.
+No backend code: everything here is ``keras.ops``.
 
 Pixels: ``fit`` and the public methods speak zoo's [0, 1]; inside, images
 live in the decoder's tanh range [-1, 1].
@@ -13,13 +14,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from . import objectives, steps
-from zoo_core.multinet import clone_optimizer, tensorflow_on_cpu
+from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
 
-from .optimizers import NETWORKS, NetworkOptimizers
+from . import objectives
+
+#: The networks, in the order of their optimizers.
+NETWORKS = ("encoder", "decoder", "discriminator")
 
 
-class BaseVAEGAN(keras.Model):
+class BaseVAEGAN(MultiNetworkModel):
     """Encoder -> z (reparameterised) -> decoder, and a discriminator whose
     conv ``feature_layer`` is the space reconstructions are measured in.
 
@@ -46,7 +49,7 @@ class BaseVAEGAN(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         names = ["kl", "llike", "pixel", "enc_loss", "dec_loss", "g_loss", "d_loss", "d_real", "d_recon", "d_fake"]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names + ["wasserstein", "gp"]}
+        self.track(*names, "wasserstein", "gp")
         #: The GAN loss object (the "gan" interface); not saved with the model.
         self.loss_fn = None
 
@@ -101,7 +104,7 @@ class BaseVAEGAN(keras.Model):
         return {"reconstruction": self.to_unit_range(reconstruction), "z_mean": z_mean, "z_log_var": z_log_var,
                 "score": score}
 
-    # --- the forward pass (backend-neutral; zoo_vaegan.steps differentiates it) ---
+    # --- the forward pass and who minimises what ---
 
     @property
     def penalty_weight(self) -> float:
@@ -112,12 +115,17 @@ class BaseVAEGAN(keras.Model):
             raise RuntimeError("this VAE-GAN has no GAN loss attached; train it with `zoo train` or set model.loss_fn")
         return self.loss_fn
 
-    def prepare(self, data):
+    def prepare_batch(self, data):
         """A fit batch -> real images in the model's range."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.to_model_range(x)
 
-    def adversarial_pass(self, real, input_gradient, training=True):
+    def train_phases(self):
+        """One phase: the pass below, each network minimising its own loss
+        (gradients all taken before any weight moves, Algorithm 1)."""
+        return [Phase(NETWORKS, self.adversarial_pass)]
+
+    def adversarial_pass(self, real, training=True):
         """One pass of the paper's Algorithm 1 over a batch of real images (model range).
 
         Not named ``forward``: on PyTorch a Keras model is a ``torch.nn.Module``
@@ -163,62 +171,12 @@ class BaseVAEGAN(keras.Model):
         terms["enc_loss"], terms["dec_loss"] = losses["encoder"], losses["decoder"]
         return losses, terms
 
-    # --- metrics ---
-
-    @property
-    def metrics(self):
+    def logged_terms(self):
         skip = () if self.loss_fn is not None and self.penalty_weight else ("wasserstein", "gp")
-        return [tracker for name, tracker in self.trackers.items() if name not in skip]
+        return [name for name in self.term_trackers if name not in skip]
 
-    def record(self, terms):
-        """Add one step's terms (a dict of scalars) to the epoch means."""
-        by_name = {m.name: m for m in self.metrics}
-        for name, value in terms.items():
-            if name in by_name:
-                by_name[name].update_state(value)
-
-    def logs(self):
-        return {m.name: m.result() for m in self.metrics}
-
-    # --- training: three optimizers, one train step per backend ---
-
-    def compile(self, optimizer=None, **kwargs):
-        """Compile with one optimizer, cloned for the encoder, the decoder
-        and the discriminator (each with its own learning rate when
-        configured), or with a :class:`NetworkOptimizers` as is."""
-        if kwargs.get("loss") is not None:
-            raise ValueError("a VAE-GAN takes its GAN loss from zoo (model.loss_fn), not from compile(loss=...)")
-        optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(3e-4))
-        if not isinstance(optimizer, NetworkOptimizers):
-            optimizer = NetworkOptimizers(
-                encoder=clone_optimizer(optimizer, self.encoder_learning_rate),
-                decoder=clone_optimizer(optimizer, self.decoder_learning_rate),
-                discriminator=clone_optimizer(optimizer, self.discriminator_learning_rate),
-            )
-        optimizer.build_networks({name: net.trainable_variables for name, net in self.networks().items()})
-        if "jit_compile" not in kwargs and tensorflow_on_cpu():
-            # As for zoo-gan's steps: on a 2-core CPU XLA was slower than
-            # TensorFlow's own kernels. JAX must jit; torch doesn't by default.
-            kwargs["jit_compile"] = False
-        # Keras would wrap the three optimizers in a LossScaleOptimizer under
-        # mixed_float16, which the steps cannot use; models.build refuses that policy.
-        kwargs.setdefault("auto_scale_loss", False)
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(optimizer=keras.saving.deserialize_keras_object(config["optimizer"]))
-
-    def train_step(self, *args):
-        # JAX passes (state, data); TensorFlow and PyTorch pass (data).
-        return steps.for_backend().train_step(self, *args)
-
-    def test_step(self, *args):
-        return steps.for_backend().test_step(self, *args)
+    def default_optimizer(self):
+        return keras.optimizers.Adam(3e-4)
 
     # --- what zoo's image grids and later tools use ---
 

@@ -14,7 +14,7 @@ import numpy as np
 from keras import layers
 
 from zoo_core.layers import BatchNormalization, Conv2DTranspose
-from zoo_core.multinet import refuse_mixed_float16
+from zoo_core.multinet import NetworkOptimizers
 
 from .base import BaseVAEGAN
 
@@ -23,9 +23,22 @@ PACKAGE = "zoo_vaegan"
 NORMS = ("none", "layer", "batch")
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE, name="NetworkOptimizers")
+class _SavedByZooVAEGAN01(NetworkOptimizers):
+    """Reads the optimizers of a model saved by zoo-vaegan 0.1 (its own
+    ``NetworkOptimizers``: ``encoder``, ``decoder``, ``discriminator``), whose
+    weights sit where zoo's :class:`NetworkOptimizers` keeps them."""
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "optimizers" not in config:
+            config = {"name": config.get("name"),
+                      "optimizers": {k: config[k] for k in ("encoder", "decoder", "discriminator")}}
+        return NetworkOptimizers.from_config(config, custom_objects)
+
+
 def build(cls, config, data, loss):
     """Make a model of ``cls`` from a config dataclass and attach its GAN loss."""
-    refuse_mixed_float16("the VAE-GAN's three-optimizer train steps")
     for method in ("discriminator", "generator"):
         if not callable(getattr(loss, method, None)):
             raise ValueError(

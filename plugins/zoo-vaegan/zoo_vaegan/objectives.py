@@ -53,7 +53,7 @@ def gradient_penalty(critic, real, fake, epsilon, input_gradient):
     x_hat = epsilon * real + (1 - epsilon) * fake, one epsilon per image.
 
     ``input_gradient(fn, x)`` is ``d sum(fn(x)) / dx`` for the running backend
-    (see :mod:`zoo_vaegan.steps`), differentiable again so the penalty trains.
+    (:func:`zoo_core.multinet.input_gradient`), differentiable again so the penalty trains.
     """
     mixed = epsilon * real + (1.0 - epsilon) * fake
     grads = input_gradient(lambda x: ops.sum(_f32(critic(x))), mixed)
