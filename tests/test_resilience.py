@@ -32,6 +32,10 @@ from zoo_core.training import TrainingDiverged, resume_run, train_run
 TINY_MODELS = {
     "vae": ["filters=[4, 8]", "dense_units=8", "latent_dim=2"],
     "dcgan": ["latent_dim=4", "generator_filters=[8, 4]", "discriminator_filters=[4, 8]"],
+    # With dropout, which on PyTorch draws from torch's global generator.
+    "gan": ["latent_dim=4", "generator_units=[16]", "discriminator_units=[16]", "dropout=0.3"],
+    "vae-gan": ["latent_dim=4", "encoder_filters=[4, 8]", "encoder_units=8", "decoder_filters=[8, 4]",
+                "discriminator_filters=[4, 8]", "discriminator_units=8", "kernel_size=3"],
 }
 QUIET = {"echo": lambda s: None, "verbose": 0}
 
@@ -53,6 +57,7 @@ def weights(run_dir):
 
     import zoo_gan.models  # noqa: F401  (register the classes with Keras)
     import zoo_vae.models  # noqa: F401
+    import zoo_vaegan.models  # noqa: F401
 
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)
     return [np.asarray(w) for w in model.get_weights()]
@@ -126,6 +131,27 @@ def test_signal_mid_epoch_saves_and_resumes_exactly(registry, tmp_path, monkeypa
     resume_run(split, registry, backend=backend(), **QUIET)
     assert_same_weights(weights(whole), weights(split))
     assert csv_epochs(split) == [1, 2]
+
+
+@pytest.mark.parametrize("model", ["vae", "gan", "vae-gan"])
+def test_a_stop_mid_epoch_resumes_to_the_uninterrupted_run(registry, tmp_path, monkeypatch, model):
+    """Weights, and every metrics.csv value (the interrupted epoch's training
+    means over all its batches, validation), as if never stopped."""
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train_run(resolved(registry, model, epochs=2, steps_per_execution=1), whole, backend=backend(), **QUIET)
+    real = ctrl_c_at_batch(monkeypatch, 6, times=1)  # epoch 2 of 4 batches each
+    with pytest.raises(Interrupted):
+        train_run(resolved(registry, model, epochs=2, steps_per_execution=1), split, backend=backend(), **QUIET)
+    assert (read_checkpoint(split).epoch, read_checkpoint(split).step) == (1, 3)
+    monkeypatch.setattr(zoo_callbacks, "make_callbacks", real)
+    resume_run(split, registry, backend=backend(), **QUIET)
+    assert_same_weights(weights(whole), weights(split))
+    rows, expected = read_checkpoint(split).history, read_checkpoint(whole).history
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for row, want in zip(rows, expected):
+        assert set(row) == set(want)
+        for key in set(want) - {"seconds", "images_per_second"}:
+            assert row[key] == pytest.approx(want[key], rel=1e-4, abs=1e-5), (row["epoch"], key)
 
 
 def test_a_second_signal_aborts_at_once_and_keeps_the_previous_checkpoint(registry, tmp_path, monkeypatch):

@@ -157,3 +157,20 @@ def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoin
 
     watch = Watch()
     return [watch, Progress()], watch
+
+
+def partial_metrics(values: list, echo: Callable[[str], None]):
+    """A callback that, as the resumed epoch begins (after ``fit`` has reset
+    the metrics), puts back the sums and counts of its batches before the stop."""
+    import keras
+
+    from .loop import restore_metric_state
+
+    class PartialMetrics(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if not restore_metric_state(self.model, values):
+                echo("Notice: the model's metrics changed since the checkpoint; this epoch's row in "
+                     "metrics.csv averages the resumed batches only")
+
+    return PartialMetrics()
+

@@ -40,6 +40,10 @@ class CheckpointState:
         file: the ``.keras`` file, relative to the run folder.
         random_states: values of the model's random-generator state variables.
         history: one dict of metrics per finished epoch (the rows of metrics.csv).
+        backend_random_state: the backend's global random generator, where
+            Keras draws from it (PyTorch's unseeded dropout).
+        metric_state: inside an epoch (``step > 0``), the metric accumulators
+            of its batches so far, restored when the run resumes.
     """
 
     epoch: int
@@ -48,6 +52,8 @@ class CheckpointState:
     file: str = ""
     random_states: list = field(default_factory=list)
     history: list = field(default_factory=list)
+    backend_random_state: dict = field(default_factory=dict)
+    metric_state: list = field(default_factory=list)
     format: int = FORMAT
 
     @property

@@ -164,6 +164,52 @@ def restore_random_states(model, states: list) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
+def read_backend_random_state(backend: str) -> dict:
+    """The backend's global random generator, where Keras draws from it: on
+    PyTorch, a ``Dropout`` (or other layer) with no seed of its own uses
+    torch's global generator, which no model variable holds."""
+    if backend != "torch":
+        return {}
+    import base64
+
+    import torch
+
+    encode = lambda t: base64.b64encode(t.cpu().numpy().tobytes()).decode("ascii")  # noqa: E731
+    state = {"torch": encode(torch.get_rng_state())}
+    if torch.cuda.is_available():
+        state["torch_cuda"] = [encode(t) for t in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def restore_backend_random_state(backend: str, state: dict) -> None:
+    if backend != "torch" or not state.get("torch"):
+        return
+    import base64
+
+    import torch
+
+    decode = lambda s: torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8)  # noqa: E731
+    torch.set_rng_state(decode(state["torch"]))
+    if state.get("torch_cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([decode(s) for s in state["torch_cuda"]])
+
+
+def read_metric_state(model) -> list:
+    """The model's metric accumulators (sums and counts of the epoch so far)."""
+    return [np.asarray(v.numpy() if hasattr(v, "numpy") else v).tolist() for v in model.metrics_variables]
+
+
+def restore_metric_state(model, values: list) -> bool:
+    """Put back the accumulators of an epoch stopped part-way; False if the
+    model's metrics no longer match them (the row then covers the resumed batches only)."""
+    variables = model.metrics_variables
+    if len(variables) != len(values) or any(tuple(np.shape(x)) != tuple(v.shape) for v, x in zip(variables, values)):
+        return False
+    for variable, value in zip(variables, values):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    return True
+
+
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The order of the training images in ``epoch``: a function of the seed
     and the epoch only, so a resumed run sees the same batches."""
@@ -347,6 +393,7 @@ def resume_run(
         model = compile_model(build_model(resolved, data.info), train, backend)
         load_checkpoint_weights(model, checkpoint)
         restore_random_states(model, state.random_states)
+        restore_backend_random_state(backend, state.backend_random_state)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
         return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
@@ -356,7 +403,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
     data, then validation, a checkpoint, the CSV row, logs and grids."""
-    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks
+    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks, partial_metrics
     from .checkpoints import read_checkpoint, save_checkpoint
     from ..eventlog import EventLog
 
@@ -382,6 +429,10 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
     def checkpoint(model, epoch: int, step: int) -> None:
         state.epoch, state.step = epoch, step
         state.random_states = read_random_states(model)
+        state.backend_random_state = read_backend_random_state(backend)
+        # Inside an epoch, its metric sums so far: a resumed run's row for
+        # that epoch then averages all its batches, as an uninterrupted run's does.
+        state.metric_state = read_metric_state(model) if step else []
         save_checkpoint(run_dir, model, state)
 
     def last_good() -> str:
@@ -408,9 +459,10 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 order = epoch_order(train.seed, epoch, len(x))[first * batch:]
                 inputs = feeder.fit_inputs(order)
                 watch.reset(state.global_step)
+                extra = [partial_metrics(state.metric_state, echo)] if first and state.metric_state else []
                 began = time.perf_counter()
                 history = model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch,
-                                    callbacks=callbacks, verbose=verbose)
+                                    callbacks=callbacks + extra, verbose=verbose)
                 seconds = time.perf_counter() - began
                 if watch.bad:
                     name, value, step = watch.bad
