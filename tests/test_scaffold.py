@@ -114,3 +114,52 @@ def test_pip_installed_it_passes_its_own_tests(installed):
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package, site=site)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "5 passed" in result.stdout
+
+
+# === --kind adversarial: a two-network model on zoo_core.multinet ===
+
+ADVERSARIAL = "scaffold-duel"
+
+
+@pytest.fixture(scope="module")
+def installed_adversarial(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scaffold-adversarial")
+    package, _ = new_plugin(ADVERSARIAL, root, kind="adversarial")
+    site = root / "site"
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("hatchling") else []
+    result = run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation,
+                  "--target", str(site), str(package)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return package, site
+
+
+def test_the_adversarial_kind_writes_a_two_network_model(tmp_path):
+    package, written = new_plugin("my-gan", tmp_path, kind="adversarial")
+    names = {p.relative_to(package).as_posix() for p in written}
+    assert names == {"pyproject.toml", "README.md", "zoo_my_gan/__init__.py", "zoo_my_gan/plugin.py",
+                     "zoo_my_gan/models.py", "zoo_my_gan/losses.py", "tests/test_plugin.py"}
+    for path in written:
+        assert "$" not in path.read_text().replace("=$b ", ""), f"placeholder left in {path}"
+        if path.suffix == ".py":
+            py_compile.compile(str(path), doraise=True)
+    models = (package / "zoo_my_gan" / "models.py").read_text()
+    assert "class MyGanGAN(MultiNetworkModel)" in models and "def train_phases(self)" in models
+    assert "def train_step" not in models
+
+
+def test_an_unknown_kind_is_refused(tmp_path, cli):
+    with pytest.raises(ZooError, match="unknown plugin kind 'diffusion'; choose one of: vae, adversarial"):
+        new_plugin("mine", tmp_path, kind="diffusion")
+    result = cli("new-plugin", "mine", "--kind", "diffusion", "--dir", tmp_path)
+    assert result.exit_code == 2 and "'diffusion' is not one of" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_adversarial_plugin_passes_its_own_tests_on_this_backend(installed_adversarial):
+    # Not marked slow: CI runs it on TensorFlow, JAX and PyTorch (KERAS_BACKEND passes through).
+    package, site = installed_adversarial
+    listed = run([sys.executable, "-m", "zoo_core.cli", "list"], site=site)
+    assert listed.returncode == 0 and f"{ADVERSARIAL}-loss" in listed.stdout, listed.stderr
+    result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package, site=site)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "6 passed" in result.stdout

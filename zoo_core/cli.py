@@ -405,13 +405,17 @@ def plugins(as_json, trace):
 @click.argument("name")
 @click.option("--dir", "parent", type=click.Path(file_okay=False), default=".", show_default=True,
               help="The folder to create zoo-NAME in.")
-def new_plugin(name, parent):
+@click.option("--kind", type=click.Choice(["vae", "adversarial"]), default="vae", show_default=True,
+              help="vae: an MLP VAE with one optimizer. adversarial: an MLP GAN with two networks and "
+                   "two optimizers on zoo's multi-network trainer, no backend code.")
+def new_plugin(name, parent, kind):
     """Write a working plugin package, zoo-NAME: pyproject with the entry point,
-    a model (NAME), a loss (NAME-elbo), a preset (NAME-mnist), tests, README."""
+    a model (NAME), a loss (NAME-elbo, or NAME-loss for --kind adversarial),
+    a preset (NAME-mnist), tests, README."""
     from .registry import load_registry
     from .scaffold import new_plugin as write_plugin
 
-    target, written = write_plugin(name, Path(parent), registry=load_registry())
+    target, written = write_plugin(name, Path(parent), registry=load_registry(), kind=kind)
     click.echo(f"Created {target}:")
     for path in written:
         click.echo(f"  {path.relative_to(target)}")

@@ -3,6 +3,9 @@
 The templates live in ``zoo_core/templates/plugin`` as ``*.tmpl`` files with
 ``$name``-style placeholders (:class:`string.Template`; Python code has no
 other ``$``). The ``package`` folder is renamed to the plugin's package.
+A kind other than the default lays its own folder over that one
+(``templates/adversarial``: a two-network model on ``zoo_core.multinet``),
+replacing the files it has.
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from . import __version__
 from .errors import ZooError
 
 TEMPLATES = Path(__file__).parent / "templates" / "plugin"
+#: ``--kind``: what each writes, and the template folder laid over the default one.
+KINDS = {
+    "vae": ("a small MLP VAE with one optimizer (compute_loss), its ELBO loss", None),
+    "adversarial": ("a small MLP GAN: two networks, two optimizers, phases on zoo_core.multinet, "
+                    "no backend code", TEMPLATES.parent / "adversarial"),
+}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 #: Names whose distribution or package would clash with zoo's own.
 RESERVED = {"core", "zoo"}
@@ -38,6 +47,19 @@ def core_range(version: str = __version__) -> str:
     return f">={major}.{minor},<{major + 1}"
 
 
+def loss_name(name: str, kind: str = "vae") -> str:
+    return f"{name}-loss" if kind == "adversarial" else f"{name}-elbo"
+
+
+def templates(kind: str) -> dict[Path, Path]:
+    """``{path inside the package: template file}`` for ``kind``."""
+    chosen = {t.relative_to(TEMPLATES): t for t in TEMPLATES.rglob("*.tmpl")}
+    overlay = KINDS[kind][1]
+    if overlay is not None:
+        chosen.update({t.relative_to(overlay): t for t in overlay.rglob("*.tmpl")})
+    return dict(sorted(chosen.items()))
+
+
 def placeholders(name: str) -> dict[str, str]:
     return {
         "name": name,
@@ -48,15 +70,16 @@ def placeholders(name: str) -> dict[str, str]:
     }
 
 
-def new_plugin(name: str, parent: Optional[Path] = None, registry=None) -> tuple[Path, list[Path]]:
+def new_plugin(name: str, parent: Optional[Path] = None, registry=None, kind: str = "vae") -> tuple[Path, list[Path]]:
     """Write the package ``zoo-NAME`` into ``parent`` (default: the current folder).
 
     Args:
-        name: the plugin's name; the model is ``NAME``, the loss ``NAME-elbo``,
-            the preset ``NAME-mnist``.
+        name: the plugin's name; the model is ``NAME``, the loss ``NAME-elbo``
+            (``NAME-loss`` for the adversarial kind), the preset ``NAME-mnist``.
         parent: the folder to create ``zoo-NAME`` in.
         registry: when given, names it already has are refused (two plugins
             registering one name stop zoo).
+        kind: a key of :data:`KINDS`.
 
     Returns:
         The package folder and the files written.
@@ -65,13 +88,15 @@ def new_plugin(name: str, parent: Optional[Path] = None, registry=None) -> tuple
         ZooError: a bad name, a name already registered, or a folder in the way.
     """
     check_name(name)
+    if kind not in KINDS:
+        raise ZooError(f"unknown plugin kind '{kind}'; choose one of: {', '.join(KINDS)}")
     values = placeholders(name)
     if registry is not None:
-        for kind, taken in (("model", name), ("loss", f"{name}-elbo"), ("preset", f"{name}-mnist")):
-            if taken in registry.names(kind):
-                entry = registry.get(kind, taken)
+        for what, taken in (("model", name), ("loss", loss_name(name, kind)), ("preset", f"{name}-mnist")):
+            if taken in registry.names(what):
+                entry = registry.get(what, taken)
                 raise ZooError(
-                    f"{kind} '{taken}' is already registered by plugin '{entry.plugin}' ({entry.provider}); "
+                    f"{what} '{taken}' is already registered by plugin '{entry.plugin}' ({entry.provider}); "
                     f"choose another plugin name"
                 )
     target = Path(parent or ".") / values["dist"]
@@ -79,8 +104,8 @@ def new_plugin(name: str, parent: Optional[Path] = None, registry=None) -> tuple
         raise ZooError(f"{target} already exists and is not empty; choose another --dir or name")
 
     written = []
-    for template in sorted(TEMPLATES.rglob("*.tmpl")):
-        relative = template.relative_to(TEMPLATES).with_suffix("")  # drop .tmpl
+    for relative, template in templates(kind).items():
+        relative = relative.with_suffix("")  # drop .tmpl
         parts = [values["package"] if part == "package" else part for part in relative.parts]
         path = target.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -304,6 +304,9 @@ class MultiNetworkModel(keras.Model):
         if list(optimizer.network_names) != list(networks):
             raise ValueError(f"the optimizers are for {list(optimizer.network_names)}, but the model's networks are "
                              f"{list(networks)}")
+        # The networks are built (functional models are at creation), so every
+        # weight exists now: nothing is left for a first call to build.
+        self.built = True
         optimizer.build_networks({name: net.trainable_variables for name, net in networks.items()})
         if "jit_compile" not in kwargs and tensorflow_on_cpu():
             # Measured on a 2-core CPU: XLA made these steps 1.5-2x slower than
