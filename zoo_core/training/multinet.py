@@ -132,7 +132,8 @@ class NetworkOptimizers(keras.optimizers.Optimizer):
         if not optimizers:
             raise ValueError("NetworkOptimizers needs one optimizer per network, e.g. generator=..., discriminator=...")
         for network, optimizer in optimizers.items():
-            if not network.isidentifier() or network.startswith("_") or hasattr(self, network):
+            if not network.isidentifier() or network.startswith("_") or hasattr(type(self), network) \
+                    or network in vars(self):
                 raise ValueError(f"a network cannot be called {network!r} (not a name, or taken by the optimizer)")
             setattr(self, network, keras.optimizers.get(optimizer))
         self._network_names = tuple(optimizers)

@@ -75,8 +75,15 @@ def _gradients(model, phase, index, part, trainable, non_trainable):
 
 
 def _index(model, phase):
+    """``{network: positions in the trainable values}`` of what ``phase``
+    updates, and of each such network's whole variable list (what its
+    optimizer was built with: a variable shared with an earlier network of
+    the phase is in the second, not the first)."""
     position = {id(v): i for i, v in enumerate(model.trainable_variables)}
-    return {name: [position[id(v)] for v in variables] for name, variables in owned_variables(model, phase).items()}
+    networks = model.networks()
+    owned = {name: [position[id(v)] for v in variables] for name, variables in owned_variables(model, phase).items()}
+    full = {name: [position[id(v)] for v in networks[name].trainable_variables] for name in owned}
+    return owned, full
 
 
 def _prepared(model, phase, part, trainable, non_trainable):
@@ -92,21 +99,26 @@ def phase_gradients(model, phase, batch):
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     part, non_trainable = _prepared(model, phase, split_batch(batch, phase.split)[0], trainable, non_trainable)
-    grads, _, _ = _gradients(model, phase, _index(model, phase), part, trainable, non_trainable)
+    grads, _, _ = _gradients(model, phase, _index(model, phase)[0], part, trainable, non_trainable)
     return grads
 
 
 def _update(model, phase, index, part, trainable, non_trainable, opt_values):
     """One update of ``phase``'s networks; returns the new (trainable,
     non_trainable, optimizer values by network, logged terms)."""
-    grads, terms, non_trainable = _gradients(model, phase, index, part, trainable, non_trainable)
+    owned, full = index
+    grads, terms, non_trainable = _gradients(model, phase, owned, part, trainable, non_trainable)
     trainable = list(trainable)
     for name, g in grads.items():
-        if not index[name]:
+        if not owned[name]:
             continue
-        weights = [trainable[i] for i in index[name]]
-        weights, opt_values[name] = getattr(model.optimizer, name).stateless_apply(opt_values[name], g, weights)
-        for i, w in zip(index[name], weights):
+        # The optimizer takes its whole variable list; a None gradient (a
+        # variable another network of this phase updates) leaves one as it is.
+        by_position = dict(zip(owned[name], g))
+        weights = [trainable[i] for i in full[name]]
+        weights, opt_values[name] = getattr(model.optimizer, name).stateless_apply(
+            opt_values[name], [by_position.get(i) for i in full[name]], weights)
+        for i, w in zip(full[name], weights):
             trainable[i] = w
     return trainable, non_trainable, opt_values, terms
 
