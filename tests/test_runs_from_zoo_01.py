@@ -60,3 +60,18 @@ def test_zoo_eval_reads_an_old_run(cli, runs, model):
     result = cli("eval", runs / model, "--num", 40, "--nll-images", 4, "--k", 4)
     assert result.exit_code == 0, result.output
     assert (runs / model / "eval.json").is_file()
+
+
+@pytest.mark.parametrize("model", ["dcgan", "vae-gan"])
+def test_an_old_run_resumes(runs, model):
+    import keras
+
+    from zoo_core.registry import load_registry
+    from zoo_core.training import resume_run
+    from zoo_core.training.checkpoints import read_checkpoint
+
+    result = resume_run(runs / model, load_registry(), backend=keras.backend.backend(), epochs=2,
+                        echo=lambda s: None, verbose=0)
+    assert read_checkpoint(runs / model).epoch == 2
+    assert [row["epoch"] for row in read_checkpoint(runs / model).history] == [1, 2]
+    assert np.isfinite(result.metrics["d_loss"])
