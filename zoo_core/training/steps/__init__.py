@@ -61,3 +61,14 @@ def per_network(losses, phase) -> Optional[list]:
         raise ValueError(f"a phase that updates {list(phase.update)} returned losses for {sorted(losses)}; "
                          f"return one scalar, or one loss per updated network")
     return [losses[name] for name in phase.update]
+
+
+def each_update(model, batch):
+    """``(phase, its part of the batch)`` for every update of one training step, in order."""
+    from ..multinet import split_batch
+
+    for phase in model.train_phases():
+        parts = split_batch(batch, phase.split)
+        for i in range(phase.repeat):
+            yield phase, parts[i % phase.split]
+

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import keras
 
 from ..multinet import split_batch
-from . import owned_variables, per_network
+from . import each_update, owned_variables, per_network
 
 
 def input_gradient(fn, x):
@@ -127,15 +127,13 @@ def train_step(model, state, data):
     trainable, non_trainable, opt_values, metrics = state
     opt_values = model.optimizer.split(opt_values)
     batch, non_trainable = run_stateless(model, trainable, non_trainable, lambda: model.prepare_batch(data))
-    all_terms = []
-    for phase in model.train_phases():
-        index = _index(model, phase)
-        parts = split_batch(batch, phase.split)
-        for i in range(phase.repeat):
-            part, non_trainable = _prepared(model, phase, parts[i % phase.split], trainable, non_trainable)
-            trainable, non_trainable, opt_values, terms = _update(
-                model, phase, index, part, trainable, non_trainable, opt_values)
-            all_terms.append(terms)
+    all_terms, indexes = [], {}
+    for phase, part in each_update(model, batch):
+        index = indexes.setdefault(id(phase), _index(model, phase))
+        part, non_trainable = _prepared(model, phase, part, trainable, non_trainable)
+        trainable, non_trainable, opt_values, terms = _update(
+            model, phase, index, part, trainable, non_trainable, opt_values)
+        all_terms.append(terms)
     logs, metrics = _record(model, metrics, all_terms)
     opt_values = [v for name in model.optimizer.network_names for v in opt_values[name]]
     return logs, (trainable, non_trainable, opt_values, metrics)

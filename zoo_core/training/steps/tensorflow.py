@@ -6,7 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..multinet import split_batch
-from . import owned_variables, per_network
+from . import each_update, owned_variables, per_network
 
 
 def input_gradient(fn, x):
@@ -57,11 +57,8 @@ def _update(model, phase, part):
 
 
 def train_step(model, data):
-    batch = model.prepare_batch(data)
-    for phase in model.train_phases():
-        parts = split_batch(batch, phase.split)
-        for i in range(phase.repeat):
-            model.record(_update(model, phase, _prepared(phase, parts[i % phase.split])))
+    for phase, part in each_update(model, model.prepare_batch(data)):
+        model.record(_update(model, phase, _prepared(phase, part)))
     return model.logs()
 
 
