@@ -2,7 +2,8 @@
 
 - :mod:`.loop`: ``train_run`` / ``resume_run``, the epoch loop, the run folder.
 - :mod:`.callbacks`: what runs between batches (NaN guard, signals, grids).
-- :mod:`.checkpoints`: crash-safe checkpoints.
+- :mod:`.checkpoints`: crash-safe checkpoints; :mod:`.state`: the random and
+  metric state they carry, and each epoch's data order.
 - :mod:`.feeding`: each epoch's batches, through the backend's own pipeline.
 - :mod:`.devices`: devices, precision, compile settings, data parallelism.
 - :mod:`.multinet` and :mod:`.steps`: models with several networks and
@@ -23,17 +24,14 @@ from .loop import (  # noqa: F401  (the package's API)
     check_run_dir,
     compile_model,
     default_run_dir,
-    epoch_order,
     format_logs,
     load_checkpoint_weights,
     load_data,
     make_optimizer,
     prepare_run_dir,
-    random_state_variables,
-    read_random_states,
-    restore_random_states,
     resume_run,
     train_run,
     write_metrics_csv,
     write_toml,
 )
+from .state import epoch_order, random_state_variables, read_random_states, restore_random_states  # noqa: F401,E402

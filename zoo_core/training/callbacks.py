@@ -164,7 +164,7 @@ def partial_metrics(values: list, echo: Callable[[str], None]):
     the metrics), puts back the sums and counts of its batches before the stop."""
     import keras
 
-    from .loop import restore_metric_state
+    from .state import restore_metric_state
 
     class PartialMetrics(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
