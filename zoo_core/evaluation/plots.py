@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -27,17 +26,12 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    from ..files import atomic_write
+
     try:
-        figure.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"))
     finally:
         _pyplot().close(figure)
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def read_metrics_csv(path: Path) -> dict[str, list[float]]:
