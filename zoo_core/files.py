@@ -26,6 +26,10 @@ from .errors import ZooError
 TMP_MARK = ".zoo-tmp-"
 
 
+#: The rename that publishes a written file (tests put faults here).
+_replace = os.replace
+
+
 class WriteError(ZooError):
     """A file or folder zoo was asked to write could not be written."""
 
@@ -98,7 +102,7 @@ def atomic_write(path: os.PathLike | str, write: Callable[[Path], object], *, wh
             path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         _fsync(tmp)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except OSError as exc:
         raise write_error(path, exc, what) from None
     finally:

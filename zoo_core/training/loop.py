@@ -302,6 +302,7 @@ def train_run(
         try:
             _write_config(resolved, staging, backend, data, keras.__version__)
             _announce(resolved, data, folder.final, backend, echo)
+            _checkpoint_every_notice(model, train, echo)
             result = _fit_epochs(model, data, resolved, staging, CheckpointState(epoch=0), start, echo, verbose,
                                  backend)
         except ZooError as exc:
@@ -316,6 +317,16 @@ def train_run(
         result.run_dir, result.model_path = folder.final, folder.final_path(result.model_path)
         result.files = {k: folder.final_path(v) for k, v in result.files.items()}
         return result
+
+
+def _checkpoint_every_notice(model, train, echo) -> None:
+    """--checkpoint-every N can only checkpoint between compiled calls."""
+    every = train.checkpoint_every_steps
+    per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+    if every and per_call > 1 and every % per_call:
+        echo(f"Notice: --checkpoint-every {every} checkpoints at the end of the first compiled call of "
+             f"{per_call} batches (steps_per_execution) past every {every} batches; for exactly every "
+             f"{every} batches add --set steps_per_execution=1 (slower), or choose a multiple of {per_call}")
 
 
 def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str, echo) -> None:
@@ -416,6 +427,7 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
         restore_random_states(model, state.random_states)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
+        _checkpoint_every_notice(model, train, echo)
         return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
 
 
