@@ -33,11 +33,12 @@ def snapshot(folder):
 
 
 def one_line_error(result, *words):
+    """A non-zero exit, no traceback, and the error on one line (the last) holding ``words``."""
     assert result.exit_code != 0 and "Traceback" not in result.output, result.output
-    assert len(result.output.strip().splitlines()) == 1 or result.output.startswith(("Training", "Notice")), \
-        result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and result.output.count("Error: ") == 1, result.output
     for word in words:
-        assert word in result.output, result.output
+        assert word in last, result.output
 
 
 @pytest.fixture
