@@ -108,10 +108,26 @@ def list_(kind, pattern, as_json, registry_files):
     with json_stdout(as_json) as echo:
         registry = get_registry(registry_files)
         kinds = [kind] if kind else list(LIST_KINDS)
+        if kind is None and pattern != "*":
+            _check_pattern(registry, pattern)
         if as_json:
             echo(json.dumps(listing.as_json(registry, kinds, pattern), indent=2))
             return
     click.echo(listing.as_text(registry, kinds, pattern, single=kind is not None))
+
+
+def _check_pattern(registry, pattern: str) -> None:
+    """A bare word that matches nothing is most likely a misspelt KIND or name."""
+    import difflib
+    import fnmatch
+
+    names = [n for k in ("model", "loss", "dataset", "preset") for n in registry.names(k)]
+    names += list(registry.plugins)
+    if any(fnmatch.fnmatchcase(n, pattern) for n in names):
+        return
+    close = difflib.get_close_matches(pattern, list(LIST_KINDS) + names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"KIND is one of {', '.join(LIST_KINDS)}"
+    raise ZooError(f"nothing matches '{pattern}'; {hint} (zoo list KIND [PATTERN])")
 
 
 # === zoo info ===
@@ -184,8 +200,11 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
     shape = image_shape
     classes = num_classes
     if resolved.dataset is not None:
-        shape = shape or resolved.dataset.image_shape
-        classes = classes or resolved.dataset.num_classes
+        from .data import dataset_info
+
+        found = dataset_info(resolved)  # the data's own shape and classes, as zoo train sees them
+        shape = shape or found.image_shape
+        classes = classes or found.num_classes
     if resolved.config.train.image_size and shape:
         shape = (resolved.config.train.image_size, resolved.config.train.image_size, shape[2])
     if shape is None:
