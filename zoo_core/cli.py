@@ -24,7 +24,9 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            error = click.ClickException(str(exc))
+            from .errors import without_pickle_advice
+
+            error = click.ClickException(without_pickle_advice(str(exc)))
             error.exit_code = exc.exit_code
             raise error from None
         except KeyboardInterrupt:

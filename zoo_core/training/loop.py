@@ -30,8 +30,12 @@ METRICS_FILE = "metrics.csv"
 
 
 def default_run_dir(name: str, root: str = "runs") -> Path:
+    """``runs/NAME-TIMESTAMP``; a name that would lead elsewhere (``../x``, ``a/b``) is flattened."""
+    import re
+
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{name}-{stamp}"
+    safe = re.sub(r"[^A-Za-z0-9_.+-]+", "-", name).replace("..", "-").strip(".-") or "run"
+    return Path(root) / f"{safe}-{stamp}"
 
 
 def check_run_dir(path: Path, overwrite: bool = False) -> None:
@@ -536,9 +540,10 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
             events.close()
 
     if stopper.requested and (state.epoch < train.epochs or state.step):
+        saved = (f"checkpoint saved in {run_dir / state.file} (and {model_path})"
+                 if read_checkpoint(run_dir, missing_ok=True) else "before the first batch")
         raise Interrupted(
-            f"stopped {state.description} (of {train.epochs} epochs); checkpoint saved in {run_dir / state.file} "
-            f"(and {model_path}); resume with: {_resume_hint(run_dir)}",
+            f"stopped {state.description} (of {train.epochs} epochs); {saved}; {_next_step(run_dir)}",
             exit_code=stopper.exit_code,
         )
 
