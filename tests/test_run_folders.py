@@ -130,6 +130,22 @@ def test_leftovers_of_a_killed_swap_are_put_back(tmp_path):
     assert (tmp_path / "run" / "config.toml").read_text() == "old" and not old.exists() and not new.exists()
 
 
+def test_a_folder_filled_by_someone_else_meanwhile_is_never_replaced(tmp_path):
+    from zoo_core.files import WriteError
+    from zoo_core.runfolder import StagedRunFolder
+
+    folder = StagedRunFolder(tmp_path / "run")
+    staging = folder.create()
+    (staging / "config.toml").write_text("new")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "theirs.txt").write_text("theirs")  # a concurrent writer got there first
+    with pytest.raises(WriteError, match="filled by another process"):
+        folder.place()
+    folder.close()
+    assert (tmp_path / "run" / "theirs.txt").read_text() == "theirs"
+    assert (staging / "config.toml").read_text() == "new"  # and this run is kept, named in the error
+
+
 # === model.keras ===
 
 

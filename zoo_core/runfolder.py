@@ -131,6 +131,13 @@ class StagedRunFolder:
             return
         old = self.final.parent / f".{self.final.name}{OLD_MARK}{os.getpid()}"
         moved_old = False
+        if self.final.is_dir() and _contents(self.final) and not (self._old_lock and self._old_lock.held):
+            # Filled by another process since create(): not ours to replace.
+            self.kept = True
+            raise WriteError(
+                f"{self.final} was filled by another process while this run trained, so it was left as it "
+                f"was; this run is in {self.staging} (move it where you want it)"
+            )
         try:
             if self.final.is_dir() and _contents(self.final):
                 os.rename(self.final, old)
