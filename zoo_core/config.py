@@ -192,7 +192,7 @@ class TrainConfig:
             if value < 1:
                 raise ConfigError(f"'train.{key}' must be at least 1, got {value}")
         if not 0 < self.learning_rate < float("inf"):
-            raise ConfigError(f"'train.learning_rate' must be a positive finite number, got {self.learning_rate}")
+            raise ConfigError(f"'train.learning_rate' must be positive and finite, got {self.learning_rate}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"'train.seed' must be from 0 to 2**32-1 (4294967295), got {self.seed}")
         for key in ("beta_1", "beta_2"):

@@ -497,10 +497,11 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 seconds = time.perf_counter() - began
                 if watch.bad:
                     name, value, step = watch.bad
+                    where = _batch_words(model, first, step, steps_per_epoch)
                     raise TrainingDiverged(
-                        f"'{name}' became {value} at epoch {epoch + 1}, {_batch_words(model, first, step, steps_per_epoch)}; "
-                        f"training stopped and nothing from this epoch was saved; {last_good()}. Try a lower "
-                        f"learning rate, e.g. --learning-rate {train.learning_rate / 10:g}"
+                        f"'{name}' became {value} at epoch {epoch + 1}, {where}; training stopped and nothing "
+                        f"from this epoch was saved; {last_good()}. Try a lower learning rate, "
+                        f"e.g. --learning-rate {train.learning_rate / 10:g}"
                     )
                 state.global_step = watch.global_start + watch.batches
                 if first + watch.batches < steps_per_epoch:  # a signal stopped the epoch early
@@ -540,10 +541,11 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
             events.close()
 
     if stopper.requested and (state.epoch < train.epochs or state.step):
-        saved = (f"checkpoint saved in {run_dir / state.file} (and {model_path})"
-                 if read_checkpoint(run_dir, missing_ok=True) else "before the first batch")
+        if read_checkpoint(run_dir, missing_ok=True) is None:
+            raise Interrupted(f"stopped before the first batch; {_next_step(run_dir)}", exit_code=stopper.exit_code)
         raise Interrupted(
-            f"stopped {state.description} (of {train.epochs} epochs); {saved}; {_next_step(run_dir)}",
+            f"stopped {state.description} (of {train.epochs} epochs); checkpoint saved in {run_dir / state.file} "
+            f"(and {model_path}); {_next_step(run_dir)}",
             exit_code=stopper.exit_code,
         )
 
