@@ -146,6 +146,22 @@ def test_a_folder_filled_by_someone_else_meanwhile_is_never_replaced(tmp_path):
     assert (staging / "config.toml").read_text() == "new"  # and this run is kept, named in the error
 
 
+def test_a_run_being_created_elsewhere_refuses_a_second_one(cli, tiny_npz, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        staging = tmp_path / f".run{NEW_MARK}{holder.pid}"
+        staging.mkdir()
+        (staging / LOCK_FILE).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "since": "x"}))
+        one_line_error(train(cli, tiny_npz, tmp_path / "run"), "is being created by another zoo train",
+                       str(holder.pid))
+        assert not (tmp_path / "run").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train(cli, tiny_npz, tmp_path / "run").exit_code == 0  # its process is gone: the leftover goes
+    assert not staging.exists()
+
+
 # === model.keras ===
 
 
@@ -171,7 +187,8 @@ def test_a_live_lock_refuses_every_writer_naming_its_holder(cli, tiny_npz, run):
         (run / LOCK_FILE).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
                                                  "since": "2026-01-01T00:00:00"}))
         before = snapshot(run)
-        for result in (cli("train", "--resume", run, "--epochs", 2), train(cli, tiny_npz, run, "--overwrite")):
+        for result in (cli("train", "--resume", run, "--epochs", 2), train(cli, tiny_npz, run, "--overwrite"),
+                       train(cli, tiny_npz, run)):
             one_line_error(result, "is in use by process", str(holder.pid), socket.gethostname())
             assert "corrupt" not in result.output and "damaged" not in result.output
         assert snapshot(run) == before

@@ -23,7 +23,7 @@ from typing import Optional
 
 from .errors import ZooError
 from .files import WriteError, check_can_create, write_error
-from .locks import LOCK_FILE, RunLock, in_use_error, process_alive, read_holder
+from .locks import LOCK_FILE, RunLock, describe, in_use_error, process_alive, read_holder
 
 CONFIG_FILE = "config.toml"
 #: A folder is a zoo run folder when it has CONFIG_FILE and one of these.
@@ -62,7 +62,11 @@ def check_out(path: os.PathLike | str, overwrite: bool = False) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ZooError(f"--out {path} is a file, not a folder; choose another --out")
+    _check_not_being_created(path)
     if path.is_dir():
+        holder = read_holder(path)
+        if holder is not None:
+            raise in_use_error(path, holder)
         if _holds_cwd(path):
             raise ZooError(
                 f"--out {path} is the current folder (or holds it); zoo writes a run into a folder of its "
@@ -80,10 +84,21 @@ def check_out(path: os.PathLike | str, overwrite: bool = False) -> None:
                     f"{' or '.join(PROGRESS_FILES)}), and {path} is not one; nothing was changed: "
                     f"choose another --out (or move its files away yourself)"
                 )
-        holder = read_holder(path)
-        if holder is not None:
-            raise in_use_error(path, holder)
     check_can_create(path, "the run folder")
+
+
+def _check_not_being_created(path: Path) -> None:
+    """Another process may be building a new run for ``path`` beside it."""
+    if not path.parent.is_dir():
+        return
+    for sibling in path.parent.glob(f".{path.name}{NEW_MARK}*"):
+        if sibling.is_dir() and not sibling.is_symlink() and not sibling.name.endswith(f"{NEW_MARK}{os.getpid()}"):
+            holder = read_holder(sibling)
+            if holder is not None:
+                raise ZooError(
+                    f"run folder {path} is being created by another zoo train ({describe(holder)}); "
+                    f"wait for it, stop it, or choose another --out"
+                )
 
 
 class StagedRunFolder:
