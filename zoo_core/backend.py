@@ -78,11 +78,15 @@ def choose_backend(requested: Optional[str] = None) -> str:
 def import_keras():
     """Import Keras on the chosen backend, hiding TensorFlow's native start-up
     log lines (written to fd 2 before any log setting applies). If the import
-    fails, what was hidden is shown with the error."""
+    fails, what was hidden is shown with the error.
+
+    zoo's models and data are channels-last float32: whatever ``keras.json``
+    says (``channels_first``, ``floatx = float16``), Keras is set to that here
+    (mixed precision is ``--precision``'s job)."""
     if "keras" in sys.modules or os.environ.get("KERAS_BACKEND") != "tensorflow":
         import keras
 
-        return keras
+        return _zoo_defaults(keras)
     import tempfile
 
     sys.stderr.flush()
@@ -99,6 +103,14 @@ def import_keras():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    return _zoo_defaults(keras)
+
+
+def _zoo_defaults(keras):
+    if keras.config.image_data_format() != "channels_last":
+        keras.config.set_image_data_format("channels_last")
+    if keras.config.floatx() != "float32":
+        keras.config.set_floatx("float32")
     return keras
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -23,12 +24,31 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ZooError as exc:
-            error = click.ClickException(str(exc))
+            from .errors import without_pickle_advice
+
+            error = click.ClickException(without_pickle_advice(str(exc)))
             error.exit_code = exc.exit_code
             raise error from None
         except KeyboardInterrupt:
             click.echo("\nInterrupted.", err=True)
             ctx.exit(130)
+
+
+#: Seeds go to numpy and Keras, which take 0 <= seed < 2**32.
+SEED = click.IntRange(0, 2**32 - 1)
+
+
+@contextlib.contextmanager
+def json_stdout(as_json: bool):
+    """With ``--json``, stdout holds the JSON document and nothing else: what
+    is printed meanwhile (Keras' "Downloading data from ...", a plugin's
+    chatter) goes to stderr. Yields the function that prints the document."""
+    if not as_json:
+        yield click.echo
+        return
+    real = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        yield lambda text="", **kwargs: click.echo(text, file=real)
 
 
 def registry_option(f):
@@ -87,12 +107,29 @@ def list_(kind, pattern, as_json, registry_files):
             kind, pattern = None, kind
         else:
             raise click.BadParameter(f"'{kind}' is not one of {', '.join(LIST_KINDS)}", param_hint="KIND")
-    registry = get_registry(registry_files)
-    kinds = [kind] if kind else list(LIST_KINDS)
-    if as_json:
-        click.echo(json.dumps(listing.as_json(registry, kinds, pattern), indent=2))
-        return
+    with json_stdout(as_json) as echo:
+        registry = get_registry(registry_files)
+        kinds = [kind] if kind else list(LIST_KINDS)
+        if kind is None and pattern != "*":
+            _check_pattern(registry, pattern)
+        if as_json:
+            echo(json.dumps(listing.as_json(registry, kinds, pattern), indent=2))
+            return
     click.echo(listing.as_text(registry, kinds, pattern, single=kind is not None))
+
+
+def _check_pattern(registry, pattern: str) -> None:
+    """A bare word that matches nothing is most likely a misspelt KIND or name."""
+    import difflib
+    import fnmatch
+
+    names = [n for k in ("model", "loss", "dataset", "preset") for n in registry.names(k)]
+    names += list(registry.plugins)
+    if any(fnmatch.fnmatchcase(n, pattern) for n in names):
+        return
+    close = difflib.get_close_matches(pattern, list(LIST_KINDS) + names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"KIND is one of {', '.join(LIST_KINDS)}"
+    raise ZooError(f"nothing matches '{pattern}'; {hint} (zoo list KIND [PATTERN])")
 
 
 # === zoo info ===
@@ -106,12 +143,13 @@ def info(name, as_json, registry_files):
     """Describe a preset, model, loss or data set: its options, defaults and plugin."""
     from . import listing
 
-    registry = get_registry(registry_files)
-    entry = registry.find(name)
-    if as_json:
-        click.echo(json.dumps(listing.info_json(registry, entry), indent=2))
-    else:
-        click.echo(listing.info_text(registry, entry))
+    with json_stdout(as_json) as echo:
+        registry = get_registry(registry_files)
+        entry = registry.find(name)
+        if as_json:
+            echo(json.dumps(listing.info_json(registry, entry), indent=2))
+            return
+    click.echo(listing.info_text(registry, entry))
 
 
 # === zoo build / zoo train ===
@@ -155,13 +193,20 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 
     if out and not out.endswith(".keras"):
         raise click.BadParameter("the file name must end in .keras", param_hint="--out")
+    if out:
+        from .files import check_can_create
+
+        check_can_create(out, "the model")  # before building: fail fast
     registry = get_registry(registry_files)
     resolved = resolve_run(registry, name, dataset=dataset, loss=loss, overrides=overrides, require_dataset=False)
     shape = image_shape
     classes = num_classes
     if resolved.dataset is not None:
-        shape = shape or resolved.dataset.image_shape
-        classes = classes or resolved.dataset.num_classes
+        from .data import dataset_info
+
+        found = dataset_info(resolved)  # the data's own shape and classes, as zoo train sees them
+        shape = shape or found.image_shape
+        classes = classes or found.num_classes
     if resolved.config.train.image_size and shape:
         shape = (resolved.config.train.image_size, resolved.config.train.image_size, shape[2])
     if shape is None:
@@ -177,12 +222,9 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
     click.echo(f"{resolved.config.model}: {model.count_params():,} parameters "
                f"for {'x'.join(map(str, shape))} images (backend {backend_name})")
     if out:
-        import os
+        from .files import atomic_write
 
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        tmp = str(Path(out).with_name("." + Path(out).name + ".tmp.keras"))
-        model.save(tmp)
-        os.replace(tmp, out)
+        atomic_write(out, lambda tmp: model.save(tmp), what="the model")
         click.echo(f"Saved the untrained model to {out}")
 
 
@@ -192,7 +234,7 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the training data.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per step.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), help="Optimizer step size.")
-@click.option("--seed", type=int, help="Fixes initialisation, data order and sampling.")
+@click.option("--seed", type=SEED, help="Fixes initialisation, data order and sampling (0 to 2**32-1).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default: runs/NAME-TIMESTAMP).")
 @click.option("--overwrite", is_flag=True, help="Replace the run folder if it exists.")
 @click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN",
@@ -271,6 +313,8 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
         report = evaluate_run(run_dir, registry=registry, backend=backend_name,
                               echo=lambda line: click.echo(line, err=True))
         click.echo(format_report(report))
+        if report.get("save_error"):
+            raise ZooError(f"{report.pop('save_error')}; the results above were not saved")
         click.echo(f"  eval: {report['file']}")
 
 
@@ -285,7 +329,9 @@ def _run_backend(run_dir: Path):
 
 
 def _print_tensorboard(run_dir: Path) -> None:
-    click.echo(f"TensorBoard: tensorboard --logdir {run_dir / 'logs'}")
+    import shlex
+
+    click.echo(f"TensorBoard: tensorboard --logdir {shlex.quote(str(run_dir / 'logs'))}")
 
 
 # === zoo sample / zoo eval / zoo plot ===
@@ -298,7 +344,7 @@ backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax
 @click.argument("run", metavar="RUN")
 @click.option("--num", type=click.IntRange(min=1), help="Images to generate (default 64); for the other modes: "
               "images to reconstruct (32), interpolation rows (8), dimensions to traverse (10), grid side (15).")
-@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same images.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same images.")
 @click.option("--class", "class_index", type=int, help="Generate only this class (class-conditional models).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="FILE.npz (images float32 in [0, 1], labels) or FILE.png (a grid); default: a PNG in RUN.")
@@ -334,7 +380,7 @@ def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse,
               help="Random test images for the IWAE bound (the ELBO always uses the whole test split).")
 @click.option("--binarise", type=click.Choice(["stochastic", "threshold", "none"]), default="stochastic",
               show_default=True, help="How test images are binarised for a Bernoulli likelihood.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Fixes samples, subsets and draws.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Fixes samples, subsets and draws.")
 @click.option("--classifier-epochs", type=click.IntRange(min=1), default=3, show_default=True,
               help="Epochs for the cached feature classifier (trained once per data set).")
 @click.option("--dataset", help="Evaluate against this data set instead of the run's.")
@@ -357,9 +403,10 @@ def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, 
 
     options = EvalOptions(num=num, seed=seed, k=k, nll_images=commands.parse_count(nll_images, "--nll-images"),
                           binarise=binarise, classifier_epochs=classifier_epochs)
-    commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json, plot=plot,
-                      save=not no_save, backend=backend, registry=get_registry(registry_files), echo=click.echo,
-                      progress=lambda line: click.echo(line, err=True))
+    with json_stdout(as_json) as echo:
+        commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json, plot=plot,
+                          save=not no_save, backend=backend, registry=get_registry(registry_files), echo=echo,
+                          progress=lambda line: click.echo(line, err=True))
 
 
 @cli.command()
@@ -387,18 +434,17 @@ def plugins(as_json, trace):
     Plugins that failed to load, or need another zoo-core, are listed with
     the reason. ZOO_PLUGINS=name1,name2 limits which plugins load.
     """
-    import contextlib
-
     from . import plugin_report
     from .plugins import tracing
 
     writer = (lambda line: click.echo(line, err=True)) if trace else None
-    with tracing(writer) if writer else contextlib.nullcontext():
-        report = plugin_report.collect()
-    if as_json:
-        click.echo(json.dumps(plugin_report.as_json(report), indent=2))
-    else:
-        click.echo(plugin_report.as_text(report))
+    with json_stdout(as_json) as echo:
+        with tracing(writer) if writer else contextlib.nullcontext():
+            report = plugin_report.collect()
+        if as_json:
+            echo(json.dumps(plugin_report.as_json(report), indent=2))
+            return
+    click.echo(plugin_report.as_text(report))
 
 
 @cli.command(name="new-plugin")
@@ -432,11 +478,12 @@ def doctor(backend, as_json):
     from .backend import choose_backend
     from .training.devices import describe, installed_backends
 
-    name = choose_backend(backend)
-    report = {"zoo": __version__, "installed_backends": installed_backends(), **describe(name)}
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-        return
+    with json_stdout(as_json) as echo:
+        name = choose_backend(backend)
+        report = {"zoo": __version__, "installed_backends": installed_backends(), **describe(name)}
+        if as_json:
+            echo(json.dumps(report, indent=2))
+            return
     width = max(len(k) for k in report)
     for key, value in report.items():
         if isinstance(value, dict):

@@ -191,8 +191,10 @@ class TrainConfig:
         for key, value in positive.items():
             if value < 1:
                 raise ConfigError(f"'train.{key}' must be at least 1, got {value}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"'train.learning_rate' must be positive, got {self.learning_rate}")
+        if not 0 < self.learning_rate < float("inf"):
+            raise ConfigError(f"'train.learning_rate' must be positive and finite, got {self.learning_rate}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"'train.seed' must be from 0 to 2**32-1 (4294967295), got {self.seed}")
         for key in ("beta_1", "beta_2"):
             if not 0 <= getattr(self, key) < 1:
                 raise ConfigError(f"'train.{key}' must be in [0, 1), got {getattr(self, key)}")

@@ -6,7 +6,7 @@ import numpy as np
 
 from .errors import ZooError
 from .resolve import ResolvedRun
-from .specs import Dataset
+from .specs import DataInfo, Dataset
 
 
 def check_dataset(data: Dataset, needs_labels: bool = False) -> Dataset:
@@ -37,7 +37,63 @@ def check_dataset(data: Dataset, needs_labels: bool = False) -> Dataset:
         )
     if needs_labels and data.y_train is None:
         raise ZooError(f"dataset '{data.name}' has no labels, but this model is class-conditional")
+    return check_labels(data)
+
+
+#: More distinct labels than this look like ids, not classes.
+MAX_CLASSES = 1000
+
+
+def check_labels(data: Dataset) -> Dataset:
+    """Class labels must be small integers 0..K-1: a label of 10**9 would make
+    a billion-class embedding. Sparse labels (say 3, 70, 10**9) are renumbered
+    0..K-1 in sorted order, with a notice; more than MAX_CLASSES distinct
+    labels are refused."""
+    if data.y_train is None:
+        return data
+    splits = [np.asarray(y) for y in (data.y_train, data.y_test) if y is not None]
+    if not all(np.issubdtype(y.dtype, np.integer) for y in splits):
+        raise ZooError(f"dataset '{data.name}': labels must be integer class indices, got {splits[0].dtype}")
+    values = np.unique(np.concatenate([y.ravel() for y in splits]))
+    if len(values) > MAX_CLASSES:
+        raise ZooError(
+            f"dataset '{data.name}' has {len(values):,} distinct labels; zoo takes at most {MAX_CLASSES} classes "
+            f"(labels that are ids, not classes? leave them out of the data set)"
+        )
+    count = int(len(values))
+    top = int(values[-1]) if count else -1
+    if count and (values[0] < 0 or top + 1 > max(2 * count, 16)):
+        mapping = {int(v): i for i, v in enumerate(values)}
+        data.y_train = np.searchsorted(values, data.y_train).astype(np.int64)
+        if data.y_test is not None:
+            data.y_test = np.searchsorted(values, data.y_test).astype(np.int64)
+        shown = ", ".join(f"{k}->{v}" for k, v in list(mapping.items())[:4]) + (", ..." if count > 4 else "")
+        note = (f"dataset '{data.name}': its {count} labels are not 0..{count - 1}; renumbered in sorted order "
+                f"({shown})")
+        data.notice = f"{data.notice}; {note}" if data.notice else note
+        data.num_classes = count
+    elif data.num_classes is None or data.num_classes > max(top + 1, count) * 2 and data.num_classes > 16:
+        data.num_classes = max(top + 1, count)
     return data
+
+
+def dataset_info(resolved: ResolvedRun) -> DataInfo:
+    """The image shape and class count of the run's data set, loading as little
+    as the data set allows: its static shape, its ``describe``, else all of it."""
+    spec, train = resolved.dataset, resolved.config.train
+    if spec.image_shape and not resolved.dataset_arg:
+        shape = tuple(spec.image_shape)
+        if train.image_size:
+            shape = (train.image_size, train.image_size, shape[2])
+        return DataInfo(shape, spec.num_classes)
+    if spec.describe is not None:
+        try:
+            return spec.describe(resolved.dataset_arg, train.image_size)
+        except ZooError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise ZooError(f"could not read dataset '{resolved.config.dataset}': {exc}") from None
+    return load_data(resolved).info
 
 
 def load_data(resolved: ResolvedRun) -> Dataset:

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable
+
+
+def without_pickle_advice(text: str) -> str:
+    """``text`` without numpy's advice to load a file with ``allow_pickle``: a
+    file that holds pickled data can run code when loaded, and zoo never does."""
+    if "pickle" not in text:
+        return text
+    replacement = "it is not a numpy array file (zoo never loads pickled data)"
+    cleaned = re.sub(r"This file contains pickled \(object\) data\.[^()]*?(\(\))?[^()]*?(`pickle\.load\(\)`)?\.", replacement, text)
+    if "allow_pickle" in cleaned:
+        cleaned = re.sub(r"[^;()]*allow_pickle[^;()]*", replacement, cleaned)
+    return cleaned
 
 
 class ZooError(Exception):

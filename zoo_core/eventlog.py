@@ -33,10 +33,11 @@ class EventLog:
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         self.directory = Path(run_dir) / LOG_DIR
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._event, self._summary = Event, Summary
-        with _without_tensorflow():
-            self._writer = EventFileWriter(str(self.directory))
+        with _failing_write(self.directory):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with _without_tensorflow():
+                self._writer = EventFileWriter(str(self.directory))
 
     @classmethod
     def open(cls, run_dir: Path, echo=print) -> Optional["EventLog"]:
@@ -58,11 +59,32 @@ class EventLog:
             tag = f"validation/{name[4:]}" if name.startswith("val_") else f"train/{name}"
             values.append(self._summary.Value(tag=tag, simple_value=value))
         event = self._event(wall_time=time.time(), step=int(epoch), summary=self._summary(value=values))
-        self._writer.add_event(event)
-        self._writer.flush()
+        with _failing_write(self.directory):
+            self._writer.add_event(event)
+            self._writer.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001 - closing after a failed write; that error is reported already
+            pass
+
+
+@contextlib.contextmanager
+def _failing_write(directory: Path) -> Iterator[None]:
+    """A failed event-file write (full disk, read-only folder) as one line.
+    tensorboard raises OSError, or its own error types from a background thread."""
+    from .files import WriteError, write_error
+
+    try:
+        yield
+    except ImportError:
+        raise
+    except OSError as exc:
+        raise write_error(directory, exc, "the TensorBoard log in") from None
+    except Exception as exc:  # noqa: BLE001
+        raise WriteError(f"cannot write the TensorBoard log in {directory}: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
 @contextlib.contextmanager

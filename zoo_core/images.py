@@ -30,12 +30,9 @@ def save_grid(images: np.ndarray, path: os.PathLike | str, columns: int, scale: 
     picture = Image.fromarray(pixels[..., 0] if mode == "L" else pixels[..., :3], mode)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    picture.save(tmp)
-    os.replace(tmp, path)
-    return path
+    from .files import atomic_write
+
+    return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
 
 
 def interleave_rows(originals: np.ndarray, reconstructions: np.ndarray, columns: int) -> np.ndarray:

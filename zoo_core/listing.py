@@ -165,9 +165,23 @@ def entry_json(registry: Registry, entry: Entry) -> dict:
                    model_config=dict(spec.model_config), loss_config=dict(spec.loss_config),
                    train=dict(spec.train), origin=spec.origin,
                    unavailable=registry.preset_problem(spec))
+        doc["invalid"] = None if doc["unavailable"] else preset_config_problem(registry, spec)
     if entry.kind != "preset":
         doc["config"] = fields_json(spec.config)
     return doc
+
+
+def preset_config_problem(registry: Registry, spec) -> str | None:
+    """Why a preset's options would be refused by ``zoo train`` (an unknown key,
+    a value of the wrong type), or None. Configs are dataclasses: no Keras."""
+    from .errors import ZooError
+    from .resolve import resolve_run
+
+    try:
+        resolve_run(registry, spec.name, require_dataset=False)
+    except ZooError as exc:
+        return str(exc)
+    return None
 
 
 def info_json(registry: Registry, entry: Entry) -> dict:
@@ -186,11 +200,15 @@ def info_text(registry: Registry, entry: Entry) -> str:
         lines.append(f"Defined in: {d['origin']}")
         if d["unavailable"]:
             lines.append(f"Unavailable: {d['unavailable']}")
+        if d["invalid"]:
+            lines.append(f"Warning: zoo train would refuse this preset: {d['invalid']}; "
+                         f"fix it in {d['origin']} or override it with --set")
         lines.append(f"Model:   {d['model']} {_kv(d['model_config'])}")
         lines.append(f"Dataset: {d['dataset']}")
         lines.append(f"Loss:    {d['loss'] or '(the model default)'} {_kv(d['loss_config'])}")
         lines.append(f"Train:   {_kv(d['train'])}")
-        lines.append(f"Train it: zoo train {d['name']}   (change anything with --set KEY=VALUE)")
+        if not d["invalid"] and not d["unavailable"]:
+            lines.append(f"Train it: zoo train {d['name']}   (change anything with --set KEY=VALUE)")
         lines.append("\nTraining options (train.*):\n" + _fields_table(TrainConfig))
         return "\n".join(lines)
     lines.append(f"Provided by: plugin '{d['plugin']}'" + (f" ({entry.provider})" if entry.distribution else ""))

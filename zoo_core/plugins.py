@@ -285,6 +285,12 @@ def _load_entry_points(register, infos: dict[str, PluginInfo], problems: list[Pr
             continue
         _trace(f"load {ep.name} = {info.module} ({info.label}): {_ms(start)}")
         register(obj, info)
+    if wanted is not None:
+        known = sorted({n for i in infos.values() if i.source == "entry point" for n in (i.name, i.distribution) if n})
+        for name in sorted(wanted - set(known)):
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.5)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"installed: {', '.join(known) or '(none)'}"
+            problems.append(Problem(name, f"{SELECT_ENV} names '{name}', which matches no installed plugin; {hint}"))
 
 
 def _unknown_hooks(pm: pluggy.PluginManager) -> list[Problem]:

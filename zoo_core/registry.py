@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,17 @@ PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "presets"
 
 #: The preset file a user keeps beside their work.
 LOCAL_PRESET_FILE = "zoo.toml"
+#: A preset name is also the default run folder's name: no path separators, no "..".
+PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass
+class FileProblem(Problem):
+    """A preset file that was skipped (a broken ./zoo.toml must not stop every command)."""
+
+    def __str__(self) -> str:
+        message = self.message[len(self.plugin):].lstrip(": ") if self.message.startswith(self.plugin) else self.message
+        return f"{self.plugin} was skipped: {message}"
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,13 @@ class Registry:
 
     def add_preset_file(self, path: os.PathLike | str) -> None:
         """Add presets from a TOML file. A preset that already exists is
-        overridden key by key: the file only needs to name what changes."""
+        overridden key by key: the file only needs to name what changes.
+        A file with any bad preset adds none of them."""
+        specs = []
         for name, table in read_preset_tables(path).items():
             old = self._entries["preset"].get(name)
-            spec = preset_from_table(name, table, str(path), base=old.spec if old else None)
+            specs.append(preset_from_table(name, table, str(path), base=old.spec if old else None))
+        for spec in specs:
             self.add("preset", spec, spec.origin, override=True)
 
     # --- looking up ---
@@ -98,6 +113,7 @@ class Registry:
             others = [k for k in KINDS if k != kind and name in self._entries[k]]
             if others:
                 hint = f"('{name}' is a {others[0]}, not a {kind})"
+            hint = (hint + self.hidden_note()).strip()
             raise UnknownNameError(kind, name, self._entries[kind], hint) from None
 
     def find(self, name: str) -> Entry:
@@ -106,7 +122,7 @@ class Registry:
             if name in self._entries[kind]:
                 return self._entries[kind][name]
         everything = {n for kind in KINDS for n in self._entries[kind]}
-        raise UnknownNameError("name", name, everything, "(see 'zoo list')")
+        raise UnknownNameError("name", name, everything, "(see 'zoo list')" + self.hidden_note())
 
     def model(self, name: str) -> ModelSpec:
         return self.get("model", name).spec
@@ -127,8 +143,17 @@ class Registry:
             needed.append(("loss", preset.loss))
         missing = [f"{kind} '{name}'" for kind, name in needed if name not in self._entries[kind]]
         if missing:
-            return f"needs {' and '.join(missing)}, which no installed plugin provides"
+            return f"needs {' and '.join(missing)}, which no installed plugin provides{self.hidden_note()}"
         return None
+
+    def hidden_note(self) -> str:
+        """" (ZOO_PLUGINS=... leaves out the installed plugins a, b)" when it does, else ""."""
+        from .plugins import NOT_SELECTED, SELECT_ENV
+
+        left_out = sorted(name for name, info in self.plugins.items() if info.status == NOT_SELECTED)
+        if not left_out:
+            return ""
+        return f" ({SELECT_ENV}={os.environ.get(SELECT_ENV, '')} leaves out the installed plugins {', '.join(left_out)})"
 
 
 # === Preset files ===
@@ -152,6 +177,11 @@ def _named_table(value: Any, key: str, where: str) -> tuple[Optional[str], dict]
 def preset_from_table(name: str, table: dict, origin: str, base: Optional[PresetSpec] = None) -> PresetSpec:
     """Make a preset from a TOML table; with ``base``, the table overrides it."""
     where = f"{origin}: preset '{name}'"
+    if not PRESET_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"{where}: a preset name may hold only letters, digits and . _ + - (no '/' or '..'), "
+            f"as it names the run folder; rename it"
+        )
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     unknown = set(table) - _PRESET_KEYS
@@ -206,6 +236,11 @@ def read_preset_tables(path: os.PathLike | str) -> dict[str, dict]:
         raise ZooError(f"preset file {path} is a folder; give a .toml file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                          f"save it as UTF-8") from None
+    except OSError as exc:
+        raise ZooError(f"cannot read preset file {path}: {exc.strerror or exc}") from None
     presets = doc.get("presets", {})
     unknown = set(doc) - {"presets"}
     if unknown:
@@ -247,9 +282,15 @@ def load_registry(
     if bundled and (b := bundled_preset_file()):
         files.append(b)
     local = Path(cwd or os.getcwd()) / LOCAL_PRESET_FILE
-    if local.is_file():
-        files.append(local)
-    files.extend(Path(f) for f in preset_files)
     for f in files:
         registry.add_preset_file(f)
+    if local.is_file():
+        # Read, not asked for: a broken one is reported and skipped, so that
+        # every other command still works in this folder.
+        try:
+            registry.add_preset_file(local)
+        except ZooError as exc:
+            problems.append(FileProblem(str(local), f"{exc}"))
+    for f in preset_files:
+        registry.add_preset_file(Path(f))
     return registry

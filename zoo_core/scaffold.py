@@ -40,6 +40,33 @@ def check_name(name: str) -> None:
         raise ZooError(f"plugin name '{name}' would clash with zoo itself; choose another")
 
 
+def check_not_installed(name: str) -> None:
+    """Refuse a name whose distribution or package is already installed:
+    installing the new plugin would replace it (``datasets`` -> ``zoo-datasets``)."""
+    import importlib.metadata
+    import importlib.util
+
+    values = placeholders(name)
+    try:
+        dist = importlib.metadata.distribution(values["dist"])
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        raise ZooError(
+            f"plugin name '{name}' would make the distribution {values['dist']}, which is installed already "
+            f"({values['dist']} {dist.version}); installing the new one would replace it: choose another name"
+        )
+    try:
+        found = importlib.util.find_spec(values["package"])
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        raise ZooError(
+            f"plugin name '{name}' would make the package {values['package']}, which is installed already "
+            f"({found.origin}); choose another name"
+        )
+
+
 def core_range(version: str = __version__) -> str:
     """The zoo-core versions a new plugin accepts: this release's minor version
     up to the next major one (zoo-core only adds to the hook API in between)."""
@@ -99,16 +126,31 @@ def new_plugin(name: str, parent: Optional[Path] = None, registry=None, kind: st
                     f"{what} '{taken}' is already registered by plugin '{entry.plugin}' ({entry.provider}); "
                     f"choose another plugin name"
                 )
+    check_not_installed(name)
     target = Path(parent or ".") / values["dist"]
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ZooError(f"{target} already exists and is not empty; choose another --dir or name")
 
+    from .files import WriteError, check_can_create, write_text
+
+    check_can_create(target, "the plugin folder")
+    existed = target.exists()
     written = []
-    for relative, template in templates(kind).items():
-        relative = relative.with_suffix("")  # drop .tmpl
-        parts = [values["package"] if part == "package" else part for part in relative.parts]
-        path = target.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(string.Template(template.read_text()).substitute(values))
-        written.append(path)
+    try:
+        for relative, template in templates(kind).items():
+            relative = relative.with_suffix("")  # drop .tmpl
+            parts = [values["package"] if part == "package" else part for part in relative.parts]
+            path = target.joinpath(*parts)
+            write_text(path, string.Template(template.read_text()).substitute(values))
+            written.append(path)
+    except WriteError as exc:
+        # Half a package is worse than none; the folder was empty or new.
+        import shutil
+
+        if existed:
+            for child in list(target.iterdir()):
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(target, ignore_errors=True)
+        raise WriteError(f"{exc}; nothing was left behind") from None
     return target, written

@@ -117,6 +117,8 @@ class DatasetSpec:
         num_classes: number of classes when known without loading.
         needs_arg: ``ARG`` is required (e.g. a path).
         arg_help: what ``ARG`` means, for ``zoo info``.
+        describe: ``describe(arg, image_size) -> DataInfo``: the image shape and
+            class count without loading the pixels (``zoo build`` uses it), or None.
     """
 
     name: str
@@ -127,6 +129,7 @@ class DatasetSpec:
     needs_arg: bool = False
     arg_help: str = ""
     config: type = NoConfig
+    describe: Optional[Callable[..., DataInfo]] = None
 
 
 @dataclass(frozen=True)

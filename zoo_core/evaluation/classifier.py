@@ -193,16 +193,6 @@ def _load_entry(key: dict, model_path: Path):
     return model, None
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def train_classifier(key: dict, x_train, y_train, echo: Callable[[str], None] = print):
     """Train a fresh classifier for ``key`` on the train split."""
     import keras
@@ -252,16 +242,37 @@ def get_classifier(
             return FeatureClassifier(model, model_path, key, trained_now=False)
         echo(f"Notice: the cached feature classifier {model_path} cannot be used: {problem}; training a new one")
 
+    _check_cache_writable(model_path.parent)  # before minutes of training, not after
     echo(f"Training a feature classifier for '{dataset}' on {len(x_train):,} train images "
          f"({epochs} epoch{'s' if epochs != 1 else ''}; cached for later evaluations)")
     model = train_classifier(key, x_train, y_train, echo)
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    if meta_path.exists():
-        meta_path.unlink()  # the entry is whole only once its description is written last
     from ..backend import keras_without_tensorflow
+    from ..files import WriteError, atomic_write, write_text
 
-    with keras_without_tensorflow():
-        _atomic_write_bytes(model_path, lambda p: model.save(p))
-    meta = {**key, "sha256": _file_sha256(model_path), "created": _dt.datetime.now().isoformat(timespec="seconds")}
-    _atomic_write_bytes(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
+    try:
+        if meta_path.exists():
+            meta_path.unlink()  # the entry is whole only once its description is written last
+        with keras_without_tensorflow():
+            atomic_write(model_path, lambda p: model.save(p), what="the classifier cache")
+        meta = {**key, "sha256": _file_sha256(model_path),
+                "created": _dt.datetime.now().isoformat(timespec="seconds")}
+        write_text(meta_path, json.dumps(meta, indent=2), what="the classifier cache")
+    except OSError as exc:
+        from ..files import write_error
+
+        raise WriteError(f"{write_error(meta_path, exc, 'the classifier cache')}; {CACHE_FIX}") from None
+    except WriteError as exc:
+        raise WriteError(f"{exc}; {CACHE_FIX}") from None
     return FeatureClassifier(model, model_path, key, trained_now=True)
+
+
+CACHE_FIX = "set ZOO_CACHE_DIR to a folder you can write to"
+
+
+def _check_cache_writable(folder: Path) -> None:
+    from ..files import WriteError, check_writable_folder
+
+    try:
+        check_writable_folder(folder, "the classifier cache")
+    except WriteError as exc:
+        raise WriteError(f"{exc}; {CACHE_FIX}") from None

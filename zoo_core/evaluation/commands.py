@@ -38,6 +38,10 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         raise ZooError(f"--class applies to generated samples, not to --{mode}")
     if dataset is not None and mode is None:
         raise ZooError("--dataset is for --reconstruct, --interpolate and --latent-plot; samples need no data")
+    if out is not None:
+        from ..files import check_can_create
+
+        check_can_create(out)  # before loading the model: fail fast
     loaded = load_run(run, registry, backend)
     model = loaded.model
     n = int(num or DEFAULT_NUM[mode])
@@ -168,6 +172,7 @@ def evaluate(runs: tuple[str, ...], *, metrics, options, dataset: Optional[str],
         progress(f"Evaluating {run} ...")
         results.append(evaluate_run(run, wanted, registry=registry, dataset=dataset, options=options,
                                     backend=backend, echo=progress, save=save))
+    unsaved = [r.pop("save_error") for r in results if "save_error" in r]
     if as_json:
         echo(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2))
     elif len(results) == 1:
@@ -180,6 +185,8 @@ def evaluate(runs: tuple[str, ...], *, metrics, options, dataset: Optional[str],
         from .plots import plot_comparison
 
         progress(f"Wrote the comparison chart: {plot_comparison(results, Path(plot))}")
+    if unsaved:
+        raise ZooError(f"{unsaved[0]}; the results above were not saved (--no-save does not try)")
     return results
 
 
@@ -197,6 +204,10 @@ def plot(runs: tuple[str, ...], *, out: Optional[str], compare: Optional[str],
     for name, value in (("--out", out), ("--compare", compare)):
         if value is not None and Path(value).suffix != ".png":
             raise ZooError(f"{name} {value}: the file name must end in .png")
+        if value is not None:
+            from ..files import check_can_create
+
+            check_can_create(value)
     written: list[Path] = []
     results = []
     for run in runs:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,7 +93,9 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
         save: write ``eval.json`` into the run folder (merged with earlier results).
 
     Returns:
-        A JSON-ready dict; ``format_report`` prints it for people.
+        A JSON-ready dict; ``format_report`` prints it for people. When
+        ``eval.json`` could not be written, ``file`` is None and ``save_error``
+        says why.
     """
     if registry is None:
         from ..registry import load_registry
@@ -104,7 +105,13 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
     result = evaluate_loaded(loaded, registry, check_metric_names(metrics), dataset=dataset,
                              options=options or EvalOptions(), echo=echo)
     if save and loaded.run.path.is_dir():
-        result["file"] = str(save_result(loaded.run.path, result))
+        from ..files import WriteError
+
+        try:
+            result["file"] = str(save_result(loaded.run.path, result))
+        except WriteError as exc:  # the numbers are still worth showing
+            result["file"] = None
+            result["save_error"] = str(exc)
     return result
 
 
@@ -270,10 +277,9 @@ def save_result(run_dir: Path, result: dict) -> Path:
                 merged["classifier"] = old["classifier"]
     except (OSError, ValueError):
         pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(merged, indent=2, default=_plain))
-    os.replace(tmp, path)
-    return path
+    from ..files import write_text
+
+    return write_text(path, json.dumps(merged, indent=2, default=_plain))
 
 
 def _plain(value):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -27,17 +26,12 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    from ..files import atomic_write
+
     try:
-        figure.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        return atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"))
     finally:
         _pyplot().close(figure)
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def read_metrics_csv(path: Path) -> dict[str, list[float]]:
@@ -47,19 +41,30 @@ def read_metrics_csv(path: Path) -> dict[str, list[float]]:
             rows = list(csv.DictReader(f))
     except FileNotFoundError:
         raise ZooError(f"{path.parent} has no {path.name}: nothing to plot (was it trained by zoo train?)") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        raise ZooError(f"{path} is not a zoo metrics file (it is not text); zoo train writes it: "
+                       f"train the run again, or restore the file") from None
+    except (OSError, csv.Error) as exc:
         raise ZooError(f"cannot read {path}: {exc}") from None
     if not rows:
         raise ZooError(f"{path} has no finished epochs yet: nothing to plot")
     columns: dict[str, list[float]] = {}
     for name in rows[0]:
+        if name is None:  # a row longer than the header
+            continue
         values = []
         for row in rows:
             try:
                 values.append(float(row.get(name) or "nan"))
-            except ValueError:
+            except (TypeError, ValueError):
                 values.append(float("nan"))
         columns[name] = values
+    numeric = [n for n, v in columns.items() if n not in TIMING and any(math.isfinite(x) for x in v)]
+    if "epoch" not in columns or not numeric:
+        raise ZooError(
+            f"{path} is not a zoo metrics file (it needs an 'epoch' column and at least one column of "
+            f"numbers); zoo train writes it: train the run again, or restore the file"
+        )
     return columns
 
 

@@ -8,7 +8,6 @@ and says plainly when it lacks one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from statistics import NormalDist
 from typing import Optional
@@ -132,17 +131,13 @@ def encode_means(model, images: np.ndarray) -> np.ndarray:
 
 def write_npz(path: Path, **arrays) -> Path:
     """Write arrays to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
+    from ..files import atomic_write
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
             np.savez(f, **{k: v for k, v in arrays.items() if v is not None})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic_write(path, write)
 
 
 def write_images(path: Path, images: np.ndarray, columns: int, labels: Optional[np.ndarray] = None,

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import ZooError
 
@@ -87,24 +88,46 @@ def _write_json(doc: dict, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Make ``target`` a copy of ``source`` atomically (a hard link when the file system allows)."""
+def _copy(source: Path, target: Path) -> None:
+    """Make ``target`` an independent copy of ``source``, atomically. Never a
+    hard link: damaging or re-saving ``model.keras`` must not touch the checkpoint."""
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     try:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
+        with open(source, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
+#: run folder -> what to do once its next checkpoint is complete (see after_next_save).
+_after_save: dict[Path, Callable[[], None]] = {}
+
+
+def after_next_save(run_dir: Path, action: Optional[Callable[[], None]]) -> None:
+    """Call ``action()`` once the next checkpoint of ``run_dir`` is complete
+    (None cancels). A new run folder moves into its place there."""
+    if action is None:
+        _after_save.pop(Path(run_dir), None)
+    else:
+        _after_save[Path(run_dir)] = action
+
+
+def resume_hint(run_dir: Path) -> str:
+    """The command that resumes ``run_dir``, quoted for a shell."""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink():  # a new run folder, since moved into place
+        run_dir = run_dir.parent / os.readlink(run_dir)
+    return f"zoo train --resume {shlex.quote(str(run_dir))}"
+
+
 def save_checkpoint(run_dir: Path, model, state: CheckpointState, keep: Optional[str] = None) -> Path:
     """Write ``model`` and ``state`` as the run's checkpoint, atomically.
 
-    ``model.keras`` in the run folder becomes the same file. Older checkpoint
+    ``model.keras`` in the run folder becomes a copy of it. Older checkpoint
     files are removed once the new one is in place, except ``keep``.
 
     Raises:
@@ -122,20 +145,29 @@ def save_checkpoint(run_dir: Path, model, state: CheckpointState, keep: Optional
         os.replace(tmp, final)
         state.file = f"{FOLDER}/{name}"
         _write_json(asdict(state), run_dir / STATE_FILE)
-        _link_or_copy(final, run_dir / MODEL_FILE)
+        _copy(final, run_dir / MODEL_FILE)
     except OSError as exc:
         previous = read_checkpoint(run_dir, missing_ok=True)
-        kept = f"the previous checkpoint ({previous.description}) is intact" if previous else "no earlier checkpoint exists"
         reason = exc.strerror or str(exc)
+        if previous is None:
+            raise CheckpointWriteError(
+                f"could not write the first checkpoint to {folder}: {reason}; nothing of this run was saved, "
+                f"so it cannot be resumed. Free some space (or fix the folder's permissions) and start it "
+                f"again with the same zoo train command"
+            ) from None
         raise CheckpointWriteError(
-            f"could not write the checkpoint to {folder}: {reason}; {kept}. Free some space "
-            f"(or fix the folder's permissions) and resume with: zoo train --resume {run_dir}"
+            f"could not write the checkpoint to {folder}: {reason}; the previous checkpoint "
+            f"({previous.description}) is intact. Free some space (or fix the folder's permissions) and "
+            f"resume with: {resume_hint(run_dir)}"
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
     for other in folder.glob("*.keras"):
         if other.name not in (name, keep):
             other.unlink(missing_ok=True)
+    action = _after_save.pop(run_dir, None)
+    if action is not None:
+        action()
     return final
 
 
@@ -170,6 +202,10 @@ def read_checkpoint(run_dir: Path, missing_ok: bool = False) -> Optional[Checkpo
 
 def clean_temporary_files(run_dir: Path) -> None:
     """Remove what an interrupted write left behind (never a complete file)."""
-    for pattern in (f"{FOLDER}/.*.tmp.keras", ".*.tmp"):
+    from ..files import remove_temporary_files
+
+    # The last pattern: grids of zoo versions that named their temporary files so.
+    for pattern in (f"{FOLDER}/.*.tmp.keras", ".*.tmp", "samples/epoch-*.tmp.png", "reconstructions/epoch-*.tmp.png"):
         for path in Path(run_dir).glob(pattern):
             path.unlink(missing_ok=True)
+    remove_temporary_files(run_dir)

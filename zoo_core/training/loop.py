@@ -7,8 +7,6 @@ functions, after :func:`zoo_core.backend.choose_backend` has run.
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,34 +36,38 @@ METRICS_FILE = "metrics.csv"
 
 
 def default_run_dir(name: str, root: str = "runs") -> Path:
+    """``runs/NAME-TIMESTAMP``; a name that would lead elsewhere (``../x``, ``a/b``) is flattened."""
+    import re
+
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{name}-{stamp}"
+    safe = re.sub(r"[^A-Za-z0-9_.+-]+", "-", name).replace("..", "-").strip(".-") or "run"
+    return Path(root) / f"{safe}-{stamp}"
 
 
 def check_run_dir(path: Path, overwrite: bool = False) -> None:
-    """Fail early, before any work, if the run folder cannot be used."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ZooError(f"--out {path} is a file, not a folder; choose another --out")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise ZooError(
-            f"run folder {path} already exists and is not empty; "
-            f"choose another --out or pass --overwrite to replace it"
-        )
+    """Fail early, before any work, if the run folder cannot be used (see
+    :func:`zoo_core.runfolder.check_out`: ``--overwrite`` replaces only a run
+    folder, never the current folder or one in use)."""
+    from ..runfolder import check_out
+
+    check_out(path, overwrite)
 
 
-def prepare_run_dir(path: Path, overwrite: bool = False) -> Path:
-    """Create the run folder; a non-empty one is replaced only with ``overwrite``."""
-    path = Path(path)
-    check_run_dir(path, overwrite)
-    if path.is_dir() and any(path.iterdir()):
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def prepare_run_dir(path: Path, overwrite: bool = False):
+    """The new run's :class:`~zoo_core.runfolder.StagedRunFolder`, created: the
+    run is written beside ``path`` and moved there at its first checkpoint, so
+    an old run at ``path`` (replaced only with ``overwrite``) survives until then."""
+    from ..runfolder import StagedRunFolder
+
+    folder = StagedRunFolder(path, overwrite)
+    folder.create()
+    return folder
 
 
 def write_toml(doc: dict, path: Path) -> None:
     import tomli_w
+
+    from ..files import write_text
 
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
@@ -74,9 +76,7 @@ def write_toml(doc: dict, path: Path) -> None:
             return [clean(v) for v in value]
         return value
 
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(clean(doc)))
-    os.replace(tmp, path)
+    write_text(path, tomli_w.dumps(clean(doc)))
 
 
 # === Keras pieces ===
@@ -163,9 +163,9 @@ def write_metrics_csv(path: Path, history: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, path)
+    from ..files import write_text
+
+    write_text(path, buffer.getvalue())
 
 
 def format_logs(logs: dict) -> str:
@@ -191,7 +191,43 @@ class TrainResult:
 
 
 def _resume_hint(run_dir: Path) -> str:
-    return f"zoo train --resume {run_dir}"
+    from .checkpoints import resume_hint
+
+    return resume_hint(run_dir)
+
+
+def _next_step(run_dir: Path) -> str:
+    """How to go on after training stopped: resume, or (nothing saved yet) start again."""
+    from .checkpoints import read_checkpoint
+
+    if read_checkpoint(run_dir, missing_ok=True) is None:
+        return "nothing was saved yet, so start it again with the same zoo train command"
+    return f"resume with: {_resume_hint(run_dir)}"
+
+
+def _with_checkpoint_note(exc: ZooError, run_dir: Path) -> ZooError:
+    """A failed write after a checkpoint: say the checkpoint is intact and how to resume."""
+    from ..files import WriteError
+    from .checkpoints import read_checkpoint
+
+    if isinstance(exc, WriteError) and "resume with" not in str(exc):
+        saved = read_checkpoint(run_dir, missing_ok=True)
+        if saved is not None:
+            exc.args = (f"{exc}; the checkpoint ({saved.description}) is intact: fix that and "
+                        f"resume with: {_resume_hint(run_dir)}",)
+    return exc
+
+
+def _batch_words(model, first: int, step: int, steps_per_epoch: int) -> str:
+    """Where in the epoch a NaN appeared. Keras checks once per compiled call of
+    ``steps_per_execution`` batches and reports its last index, which can lie
+    beyond the epoch's end: name the range of batches it covers, within the epoch."""
+    per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+    last = min(first + step, steps_per_epoch)
+    if per_call <= 1:
+        return f"batch {last}"
+    low = max(first + 1, first + step - per_call + 1)
+    return f"batch {last}" if low >= last else f"in batches {low}-{last} (checked every {per_call} batches)"
 
 
 def _write_config(resolved: ResolvedRun, run_dir: Path, backend: str, data: Dataset, keras_version: str,
@@ -223,7 +259,7 @@ def train_run(
     """Train ``resolved`` and fill ``run_dir``. The folder is created only
     once the data has loaded and the model is built, so a bad input leaves
     nothing behind."""
-    from .checkpoints import CheckpointState
+    from .checkpoints import CheckpointState, after_next_save
 
     start = time.perf_counter()
     train = resolved.config.train
@@ -240,10 +276,37 @@ def train_run(
     with execution(train, backend), keras_without_tensorflow():
         keras.utils.set_random_seed(train.seed)
         model = compile_model(build_model(resolved, data.info), train, backend)
-        run_dir = prepare_run_dir(run_dir, overwrite)
-        _write_config(resolved, run_dir, backend, data, keras.__version__)
-        _announce(resolved, data, run_dir, backend, echo)
-        return _fit_epochs(model, data, resolved, run_dir, CheckpointState(epoch=0), start, echo, verbose, backend)
+        folder = prepare_run_dir(run_dir, overwrite)
+        staging = folder.staging
+        after_next_save(staging, folder.place)
+        try:
+            _write_config(resolved, staging, backend, data, keras.__version__)
+            _announce(resolved, data, folder.final, backend, echo)
+            _checkpoint_every_notice(model, train, echo)
+            result = _fit_epochs(model, data, resolved, staging, CheckpointState(epoch=0), start, echo, verbose,
+                                 backend)
+        except ZooError as exc:
+            if folder.placed:
+                exc.args = (folder.final_text(str(_with_checkpoint_note(exc, staging))),)
+            elif not folder.kept and folder.final.is_dir() and any(folder.final.iterdir()):
+                exc.args = (f"{exc} ({folder.final} was not changed)",)
+            raise
+        finally:
+            after_next_save(staging, None)
+            folder.close()
+        result.run_dir, result.model_path = folder.final, folder.final_path(result.model_path)
+        result.files = {k: folder.final_path(v) for k, v in result.files.items()}
+        return result
+
+
+def _checkpoint_every_notice(model, train, echo) -> None:
+    """--checkpoint-every N can only checkpoint between compiled calls."""
+    every = train.checkpoint_every_steps
+    per_call = int(getattr(model, "steps_per_execution", 1) or 1)
+    if every and per_call > 1 and every % per_call:
+        echo(f"Notice: --checkpoint-every {every} checkpoints at the end of the first compiled call of "
+             f"{per_call} batches (steps_per_execution) past every {every} batches; for exactly every "
+             f"{every} batches add --set steps_per_execution=1 (slower), or choose a multiple of {per_call}")
 
 
 def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str, echo) -> None:
@@ -275,18 +338,37 @@ def resume_run(
     verbose: Optional[int] = None,
 ) -> TrainResult:
     """Continue a run from its checkpoint: same config, same data order and
-    random streams, so it ends where an uninterrupted run would have."""
+    random streams, so it ends where an uninterrupted run would have. The run
+    folder is locked meanwhile (a second writer is refused, naming this one)."""
+    from ..locks import RunLock
+
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
+    try:
+        lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
+    except OSError as exc:
+        from ..files import write_error
+
+        raise write_error(run_dir, exc, "the lock file of") from None
+    try:
+        return _resume_locked(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose)
+    except ZooError as exc:
+        raise _with_checkpoint_note(exc, run_dir) from None
+    finally:
+        lock.release()
+
+
+def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epochs: Optional[int],
+                   echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
     import tomllib
 
     from .checkpoints import clean_temporary_files, read_checkpoint
     from ..resolve import resolve_stored
     from ..runs import check_model_file
 
-    start = time.perf_counter()
-    run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
-    if not config_path.is_file():
-        raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
     try:
         doc = tomllib.loads(config_path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -326,6 +408,7 @@ def resume_run(
         restore_backend_random_state(backend, state.backend_random_state)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
+        _checkpoint_every_notice(model, train, echo)
         return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
 
 
@@ -396,9 +479,10 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 seconds = time.perf_counter() - began
                 if watch.bad:
                     name, value, step = watch.bad
+                    where = _batch_words(model, first, step, steps_per_epoch)
                     raise TrainingDiverged(
-                        f"'{name}' became {value} at epoch {epoch + 1}, batch {first + step}; training stopped "
-                        f"and nothing from this epoch was saved; {last_good()}. Try a lower learning rate, "
+                        f"'{name}' became {value} at epoch {epoch + 1}, {where}; training stopped and nothing "
+                        f"from this epoch was saved; {last_good()}. Try a lower learning rate, "
                         f"e.g. --learning-rate {train.learning_rate / 10:g}"
                     )
                 state.global_step = watch.global_start + watch.batches
@@ -431,7 +515,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
     except KeyboardInterrupt:
         # A second signal: stop now, leave the last checkpoint as it is.
         raise Interrupted(
-            f"aborted; {last_good()}; resume with: {_resume_hint(run_dir)}",
+            f"aborted; {last_good()}; {_next_step(run_dir)}",
             exit_code=stopper.exit_code,
         ) from None
     finally:
@@ -439,9 +523,11 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
             events.close()
 
     if stopper.requested and (state.epoch < train.epochs or state.step):
+        if read_checkpoint(run_dir, missing_ok=True) is None:
+            raise Interrupted(f"stopped before the first batch; {_next_step(run_dir)}", exit_code=stopper.exit_code)
         raise Interrupted(
             f"stopped {state.description} (of {train.epochs} epochs); checkpoint saved in {run_dir / state.file} "
-            f"(and {model_path}); resume with: {_resume_hint(run_dir)}",
+            f"(and {model_path}); {_next_step(run_dir)}",
             exit_code=stopper.exit_code,
         )
 

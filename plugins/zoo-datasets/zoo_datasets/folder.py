@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from zoo_core.errors import ZooError
-from zoo_core.specs import Dataset
+from zoo_core.specs import DataInfo, Dataset
 
 from .arrays import check_image_size, make_dataset, split_indices
 
@@ -50,13 +50,7 @@ def load_folder(arg: Optional[str], image_size: Optional[int]) -> Dataset:
             images with class subfolders, or an image cannot be read.
     """
     check_image_size(image_size)
-    if not arg:
-        raise ZooError("folder needs a directory: --dataset folder:PATH/TO/IMAGES")
-    root = Path(arg).expanduser()
-    if not root.exists():
-        raise ZooError(f"image folder {root} does not exist")
-    if not root.is_dir():
-        raise ZooError(f"{root} is not a directory; folder needs a directory of images")
+    root = _root(arg)
 
     files, labels, class_names = find_images(root)
     if not files:
@@ -101,6 +95,31 @@ def load_folder(arg: Optional[str], image_size: Optional[int]) -> Dataset:
         source=str(root),
         notice=notice,
     )
+
+
+def describe_folder(arg: Optional[str], image_size: Optional[int]) -> DataInfo:
+    """The shape and class count :func:`load_folder` would give, from the
+    image headers only (no pixels are decoded)."""
+    check_image_size(image_size)
+    root = _root(arg)
+    files, _, class_names = find_images(root)
+    if not files:
+        raise ZooError(f"{root} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)} files in it and its subfolders)")
+    sizes, modes = zip(*(_probe(path) for path in files), strict=True)
+    gray = all(mode in _GRAY_MODES for mode in modes)
+    width, height = (image_size, image_size) if image_size is not None else Counter(sizes).most_common(1)[0][0]
+    return DataInfo((height, width, 1 if gray else 3), len(class_names) if class_names else None)
+
+
+def _root(arg: Optional[str]) -> Path:
+    if not arg:
+        raise ZooError("folder needs a directory: --dataset folder:PATH/TO/IMAGES")
+    root = Path(arg).expanduser()
+    if not root.exists():
+        raise ZooError(f"image folder {root} does not exist")
+    if not root.is_dir():
+        raise ZooError(f"{root} is not a directory; folder needs a directory of images")
+    return root
 
 
 def find_images(root: Path) -> tuple[list[Path], Optional[list[int]], Optional[list[str]]]:

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, without_pickle_advice
 from zoo_core.specs import Dataset
 
 from . import keras_cache
@@ -96,7 +96,8 @@ def read_mnist_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     except ZooError:
         raise
     except Exception as e:  # noqa: BLE001 - zipfile, OSError, ValueError all mean "damaged"
-        raise ZooError(f"cannot read {path} as an .npz file ({e}); download it again") from None
+        raise ZooError(f"cannot read {path} as an .npz file ({without_pickle_advice(str(e))}); "
+                       f"download it again") from None
     return _check_arrays(*raw, str(path))
 
 

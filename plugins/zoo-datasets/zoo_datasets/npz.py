@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from zoo_core.errors import ZooError
+from zoo_core.errors import ZooError, without_pickle_advice
 from zoo_core.specs import Dataset
 
 from .arrays import as_images, as_labels, check_image_size, make_dataset, split_indices
@@ -99,7 +99,7 @@ def _read(path: Path) -> dict:
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - zipfile, pickle and OS errors all mean "unreadable"
-        raise ZooError(f"cannot read {path} as an .npz file ({e})") from None
+        raise ZooError(f"cannot read {path} as an .npz file ({without_pickle_advice(str(e))})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ZooError(
             f"{path} is a single .npy array, not an .npz archive; save it with "

@@ -36,6 +36,12 @@ def _load_folder(arg: Optional[str], image_size: Optional[int]) -> Dataset:
     return load_folder(arg, image_size)
 
 
+def _describe_folder(arg: Optional[str], image_size: Optional[int]):
+    from .folder import describe_folder
+
+    return describe_folder(arg, image_size)
+
+
 @hookimpl
 def zoo_datasets() -> list[DatasetSpec]:
     """Return the data sets this plugin provides."""
@@ -76,6 +82,7 @@ def zoo_datasets() -> list[DatasetSpec]:
             name="folder",
             description="a folder of images; subfolders become class labels",
             load=_load_folder,
+            describe=_describe_folder,
             needs_arg=True,
             arg_help=(
                 "a directory of .png/.jpg/.jpeg/.bmp/.gif/.webp images, searched "

@@ -1,0 +1,223 @@
+"""Where a new run is written, so that nothing a user owns is lost.
+
+A new run is built in a hidden sibling folder (``.NAME.zoo-new-PID``) and
+moved to its place only once its first checkpoint is complete. Until then
+the place is untouched: an old run that ``--overwrite`` is to replace is
+still whole if the new run fails, is killed or is interrupted before its
+first checkpoint (the sibling is removed then, or by the next run).
+
+``--overwrite`` replaces only a folder zoo recognises as a run folder
+(``config.toml`` and ``checkpoint.json`` or ``model.keras``), never the
+current folder or one that holds it, and never a folder another process is
+writing (see :mod:`zoo_core.locks`).
+
+Nothing here imports Keras.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from .errors import ZooError
+from .files import WriteError, check_can_create, write_error
+from .locks import LOCK_FILE, RunLock, describe, in_use_error, process_alive, read_holder
+
+CONFIG_FILE = "config.toml"
+#: A folder is a zoo run folder when it has CONFIG_FILE and one of these.
+PROGRESS_FILES = ("checkpoint.json", "model.keras")
+NEW_MARK = ".zoo-new-"
+OLD_MARK = ".zoo-old-"
+
+
+def is_run_folder(path: os.PathLike | str) -> bool:
+    """Whether ``path`` is a folder that ``zoo train`` wrote."""
+    path = Path(path)
+    return (path / CONFIG_FILE).is_file() and any((path / name).is_file() for name in PROGRESS_FILES)
+
+
+def _holds_cwd(path: Path) -> bool:
+    try:
+        here = Path.cwd().resolve()
+    except OSError:
+        return False
+    target = path.resolve()
+    return target == here or target in here.parents
+
+
+def _contents(path: Path) -> list[Path]:
+    return [p for p in path.iterdir() if p.name != LOCK_FILE]
+
+
+def check_out(path: os.PathLike | str, overwrite: bool = False) -> None:
+    """Fail early, before any work, if a new run cannot be written at ``path``.
+
+    Raises:
+        ZooError: ``path`` is a file, the current folder, a non-empty folder
+            (without ``overwrite``), a folder that is not a run folder, a run
+            folder in use, or a place where nothing can be created.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ZooError(f"--out {path} is a file, not a folder; choose another --out")
+    _check_not_being_created(path)
+    if path.is_dir():
+        holder = read_holder(path)
+        if holder is not None:
+            raise in_use_error(path, holder)
+        if _holds_cwd(path):
+            raise ZooError(
+                f"--out {path} is the current folder (or holds it); zoo writes a run into a folder of its "
+                f"own and never replaces this one: choose a new folder, e.g. --out runs/NAME"
+            )
+        if _contents(path):
+            if not overwrite:
+                raise ZooError(
+                    f"run folder {path} already exists and is not empty; "
+                    f"choose another --out or pass --overwrite to replace it"
+                )
+            if not is_run_folder(path):
+                raise ZooError(
+                    f"--overwrite replaces only a zoo run folder ({CONFIG_FILE} with "
+                    f"{' or '.join(PROGRESS_FILES)}), and {path} is not one; nothing was changed: "
+                    f"choose another --out (or move its files away yourself)"
+                )
+    check_can_create(path, "the run folder")
+
+
+def _check_not_being_created(path: Path) -> None:
+    """Another process may be building a new run for ``path`` beside it."""
+    if not path.parent.is_dir():
+        return
+    for sibling in path.parent.glob(f".{path.name}{NEW_MARK}*"):
+        if sibling.is_dir() and not sibling.is_symlink() and not sibling.name.endswith(f"{NEW_MARK}{os.getpid()}"):
+            holder = read_holder(sibling)
+            if holder is not None:
+                raise ZooError(
+                    f"run folder {path} is being created by another zoo train ({describe(holder)}); "
+                    f"wait for it, stop it, or choose another --out"
+                )
+
+
+class StagedRunFolder:
+    """A new run folder, built beside ``final`` and moved there at its first checkpoint.
+
+    ``create()`` makes the sibling folder (locked) and locks an old run at
+    ``final``; ``place()`` (called once the first checkpoint is complete) moves
+    the sibling into place and removes the old run; ``close()`` releases the
+    locks, and removes the sibling when it was never placed.
+    """
+
+    def __init__(self, final: os.PathLike | str, overwrite: bool = False):
+        self.final = Path(final)
+        self.overwrite = overwrite
+        self.staging = self.final.parent / f".{self.final.name}{NEW_MARK}{os.getpid()}"
+        self.placed = False
+        self.kept = False  # placing failed: the new run stays in the sibling, named in the error
+        self._lock: Optional[RunLock] = None
+        self._old_lock: Optional[RunLock] = None
+
+    @property
+    def path(self) -> Path:
+        """Where the run's files are now."""
+        return self.final if self.placed else self.staging
+
+    def create(self) -> Path:
+        remove_leftovers(self.final)
+        check_out(self.final, self.overwrite)
+        try:
+            if self.final.is_dir() and _contents(self.final):
+                self._old_lock = RunLock(self.final).acquire()
+            self.staging.mkdir(parents=True)
+            self._lock = RunLock(self.staging).acquire()
+        except OSError as exc:
+            self.close()
+            raise write_error(self.final, exc, "the run folder") from None
+        except ZooError:
+            self.close()
+            raise
+        return self.staging
+
+    def place(self) -> None:
+        """Move the new run to its place (replacing an old run there)."""
+        if self.placed:
+            return
+        old = self.final.parent / f".{self.final.name}{OLD_MARK}{os.getpid()}"
+        moved_old = False
+        if self.final.is_dir() and _contents(self.final) and not (self._old_lock and self._old_lock.held):
+            # Filled by another process since create(): not ours to replace.
+            self.kept = True
+            raise WriteError(
+                f"{self.final} was filled by another process while this run trained, so it was left as it "
+                f"was; this run is in {self.staging} (move it where you want it)"
+            )
+        try:
+            if self.final.is_dir() and _contents(self.final):
+                os.rename(self.final, old)
+                moved_old = True
+            elif self.final.is_dir():
+                self.final.rmdir()
+            os.rename(self.staging, self.final)
+        except OSError as exc:
+            if moved_old and not self.final.exists():
+                os.rename(old, self.final)
+            self.kept = True
+            raise WriteError(
+                f"could not move the new run from {self.staging} to {self.final}: "
+                f"{exc.strerror or exc}; {self.final} was left as it was and the new run is in {self.staging}"
+            ) from None
+        self.placed = True
+        if self._lock is not None:
+            self._lock.move_to(self.final)
+        # Code that still holds the sibling's path keeps working until close().
+        os.symlink(self.final.name, self.staging)
+        if moved_old:
+            if self._old_lock is not None:
+                self._old_lock.held = False  # its file went with the old run
+            shutil.rmtree(old, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the locks; remove the sibling (and its files) if it was never placed."""
+        if self.placed:
+            if self.staging.is_symlink():
+                self.staging.unlink()
+        elif self.staging.is_dir() and not self.staging.is_symlink() and not self.kept:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        if self._lock is not None and (self.placed or self.kept):
+            self._lock.release()
+        if self._old_lock is not None:
+            self._old_lock.release()
+
+    def final_path(self, path: os.PathLike | str) -> Path:
+        """``path`` (under the sibling folder) as it is once placed."""
+        path = Path(path)
+        try:
+            return self.final / path.relative_to(self.staging)
+        except ValueError:
+            return path
+
+    def final_text(self, text: str) -> str:
+        """A message naming the sibling folder, naming the final one instead (once placed)."""
+        return text.replace(str(self.staging), str(self.final)) if self.placed else text
+
+
+def remove_leftovers(final: os.PathLike | str) -> None:
+    """Remove sibling folders of ``final`` that a killed run left behind (their
+    process is gone): half-built new runs and replaced old ones."""
+    final = Path(final)
+    parent = final.parent
+    if not parent.is_dir():
+        return
+    for mark in (NEW_MARK, OLD_MARK):
+        for leftover in parent.glob(f".{final.name}{mark}*"):
+            pid = leftover.name.rsplit(mark, 1)[1]
+            if not pid.isdigit() or process_alive(int(pid)):
+                continue
+            if leftover.is_symlink():
+                leftover.unlink()
+            elif mark == OLD_MARK and not final.exists():
+                os.rename(leftover, final)  # killed mid-swap: the old run goes back to its place
+            elif leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
