@@ -159,18 +159,33 @@ def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoin
     return [watch, Progress()], watch
 
 
-def partial_metrics(values: list, echo: Callable[[str], None]):
-    """A callback that, as the resumed epoch begins (after ``fit`` has reset
-    the metrics), puts back the sums and counts of its batches before the stop."""
+def resume_mid_epoch(metric_values: list, backend: str, random_state: dict, echo: Callable[[str], None]):
+    """A callback for the first ``fit`` of a run resumed inside an epoch.
+
+    As the epoch begins (after ``fit`` has reset the metrics) it puts back the
+    sums and counts of the epoch's batches before the stop. Just before the
+    first batch trains, it puts back the backend's global random generator:
+    later than that, ``fit`` would already have drawn from it where an
+    uninterrupted run did not (PyTorch's data loader takes a seed from it for
+    every new iterator).
+    """
     import keras
 
-    from .state import restore_metric_state
+    from .state import restore_backend_random_state, restore_metric_state
 
-    class PartialMetrics(keras.callbacks.Callback):
+    class ResumeMidEpoch(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.first = True
+
         def on_epoch_begin(self, epoch, logs=None):
-            if not restore_metric_state(self.model, values):
+            if metric_values and not restore_metric_state(self.model, metric_values):
                 echo("Notice: the model's metrics changed since the checkpoint; this epoch's row in "
                      "metrics.csv averages the resumed batches only")
 
-    return PartialMetrics()
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.first:
+                self.first = False
+                restore_backend_random_state(backend, random_state)
 
+    return ResumeMidEpoch()

@@ -405,7 +405,8 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
         model = compile_model(build_model(resolved, data.info), train, backend)
         load_checkpoint_weights(model, checkpoint)
         restore_random_states(model, state.random_states)
-        restore_backend_random_state(backend, state.backend_random_state)
+        if not state.step:  # inside an epoch, the first batch restores it (callbacks.resume_mid_epoch)
+            restore_backend_random_state(backend, state.backend_random_state)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
         _checkpoint_every_notice(model, train, echo)
@@ -416,7 +417,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
     data, then validation, a checkpoint, the CSV row, logs and grids."""
-    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks, partial_metrics
+    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks, resume_mid_epoch
     from .checkpoints import read_checkpoint, save_checkpoint
     from ..eventlog import EventLog
 
@@ -472,7 +473,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 order = epoch_order(train.seed, epoch, len(x))[first * batch:]
                 inputs = feeder.fit_inputs(order)
                 watch.reset(state.global_step)
-                extra = [partial_metrics(state.metric_state, echo)] if first and state.metric_state else []
+                extra = [resume_mid_epoch(state.metric_state, backend, state.backend_random_state, echo)] if first else []
                 began = time.perf_counter()
                 history = model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch,
                                     callbacks=callbacks + extra, verbose=verbose)
