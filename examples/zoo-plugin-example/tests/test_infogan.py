@@ -5,6 +5,7 @@ KERAS_BACKEND selects)."""
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 
 import numpy as np
@@ -57,21 +58,22 @@ def reaches_all(gradients):
 # === Training ===
 
 
-def test_one_epoch_logs_finite_terms_of_the_expected_names(digits):
+def test_one_epoch_logs_finite_terms_and_moves_every_part(digits):
     model = build()
+    body = {id(v) for v in model.body.trainable_variables}
+    parts = {"body": model.body.trainable_variables,
+             "score head": model.discriminator.get_layer("score").trainable_variables,
+             "q head": [v for v in model.q.trainable_variables if id(v) not in body],
+             "generator": model.generator.trainable_variables}
+    before = {name: numpy(variables) for name, variables in parts.items()}
     history = model.fit(digits.x_train[:64], batch_size=32, epochs=1, verbose=0,
                         validation_data=(digits.x_test[:32],))
     assert set(history.history) == TERMS | {f"val_{t}" for t in TERMS}
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), f"{key} is not finite: {values}"
     assert 0 <= history.history["d_real"][0] <= 1 and 0 <= history.history["d_fake"][0] <= 1
-
-
-def test_a_learnt_std_trains_too(digits):
-    model = build(learn_std=True)
-    history = model.fit(digits.x_train[:32], batch_size=32, epochs=1, verbose=0)
-    assert np.isfinite(history.history["info"][0])
-    assert len(model.q.outputs) == 3
+    for name, variables in parts.items():
+        assert all(not np.allclose(a, b) for a, b in zip(before[name], numpy(variables))), f"the {name} did not move"
 
 
 # === The shared body ===
@@ -92,16 +94,6 @@ def test_q_and_the_discriminator_share_the_body_variables():
     first.assign(np.zeros(first.shape, np.float32))
     np.testing.assert_allclose(model.infer_codes(images)[0], 1 / TINY["num_categories"], atol=1e-6)
     assert not np.allclose(before, model.infer_codes(images)[0])
-
-
-def test_one_step_moves_the_body_and_both_heads(digits):
-    model = build()
-    head = [v for v in model.q.trainable_variables if id(v) not in {id(b) for b in model.body.trainable_variables}]
-    score = model.discriminator.get_layer("score").trainable_variables
-    before = [numpy(v) for v in (model.body.trainable_variables, head, score)]
-    model.fit(digits.x_train[:32], batch_size=32, epochs=1, verbose=0)
-    for old, new in zip(before, (model.body.trainable_variables, head, score)):
-        assert all(not np.allclose(a, b) for a, b in zip(old, numpy(new)))
 
 
 # === Which loss reaches which network ===
@@ -248,8 +240,10 @@ def test_zoo_train_the_preset_writes_a_run_with_samples(tmp_path):
     from zoo_core.runs import load_model, open_run
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train", "infogan-digits", "--epochs", "1", "--set", "max_train_examples=128",
-                                      "--out", str(out)], catch_exceptions=False)
+    # No validation: one compiled step fewer on JAX (the first test covers val_ terms).
+    args = ["train", "infogan-digits", "--epochs", "1", "--set", "max_train_examples=128", "--set",
+            "validation=false", "--out", str(out)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Done in" in result.output and (out / "samples" / "epoch-001.png").is_file()
     config = tomllib.loads((out / "config.toml").read_text())
@@ -258,3 +252,17 @@ def test_zoo_train_the_preset_writes_a_run_with_samples(tmp_path):
     model = load_model(open_run(out), REGISTRY)  # through zoo's safe loading
     grid, columns = model.sample_grid(10, seed=0)
     assert grid.shape == (100, 8, 8, 1) and columns == 10
+
+
+@pytest.mark.skipif(importlib.util.find_spec("zoo_gan") is None, reason="needs zoo-gan")
+def test_the_gan_interface_is_shared_with_zoo_gan(tmp_path):
+    """infogan takes zoo-gan's losses by name, and zoo-gan's refuses it the one it cannot use."""
+    out = tmp_path / "run"
+    args = ["train", "infogan", "--dataset", "digits", "--loss", "hinge", "--epochs", "1", "--batch-size", "32",
+            "--set", "max_train_examples=64", "--set", "validation=false", "--out", str(out)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads((out / "config.toml").read_text())["loss"]["name"] == "hinge"
+    result = CliRunner().invoke(cli, ["train", "infogan", "--dataset", "digits", "--loss", "wasserstein",
+                                      "--epochs", "1", "--out", str(tmp_path / "refused")])
+    assert result.exit_code != 0 and "no gradient penalty" in result.output
