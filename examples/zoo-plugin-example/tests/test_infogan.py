@@ -117,8 +117,8 @@ def test_the_discriminator_phase_gives_the_generator_nothing(digits):
 def test_the_generator_phase_routes_info_to_q_and_g_loss_to_the_generator_only(digits):
     from zoo_core.multinet import phase_gradients
 
-    real = build().prepare_batch(digits.x_train[:16])
     model = build()
+    real = model.prepare_batch(digits.x_train[:16])
     phase = model.train_phases()[1]
     assert phase.update == ("generator", "q")
     grads = phase_gradients(model, phase, real)
