@@ -10,7 +10,7 @@ uniform in [-1, 1]. An auxiliary network Q(c | x) reads the code back from
 G's images, and G and Q minimise the cross-entropy of the code under Q
 alongside the GAN objective: that cross-entropy is ``H(c) - L_I``, where
 ``L_I`` is the paper's variational lower bound on the mutual information
-I(c; G(z, c)) (eq. 4), so minimising it maximises the bound. Nothing tells
+I(c; G(z, c)), so minimising it maximises the bound. Nothing tells
 the model what the codes mean: on digits the categorical code tends to
 pick the digit and the continuous ones its style.
 
@@ -85,8 +85,9 @@ class InfoGAN(MultiNetworkModel):
     (std 1 unless ``learn_std``, as in the authors' code), in nats per image,
     summed over codes. Unweighted it is ``H(c) - L_I``. The paper sets
     lambda = 1 for discrete codes and a smaller lambda for continuous ones,
-    so that lambda * L_I stays on the scale of the GAN objective (sec. 5):
-    hence ``info_weight=1.0`` and ``continuous_weight=0.1`` by default.
+    so that lambda * L_I stays on the scale of the GAN objective (its
+    "Implementation" section): hence ``info_weight=1.0`` and
+    ``continuous_weight=0.1`` by default.
 
     Logged: ``d_loss``, ``g_loss``, ``info``, ``d_real`` and ``d_fake`` (the
     loss's readout, e.g. D's probability, on real and fake images).
