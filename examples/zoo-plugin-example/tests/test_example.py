@@ -17,7 +17,8 @@ from zoo_core.registry import load_registry
 
 REGISTRY = load_registry()
 PROVIDER = "zoo-plugin-example 0.1.0"
-CONTRIBUTIONS = [("model", "cvae"), ("loss", "laplace-elbo"), ("dataset", "digits"), ("preset", "cvae-digits")]
+CONTRIBUTIONS = [("model", "cvae"), ("model", "infogan"), ("loss", "laplace-elbo"), ("loss", "logistic-ns"),
+                 ("dataset", "digits"), ("preset", "cvae-digits"), ("preset", "infogan-digits")]
 
 
 def zoo(*args):
@@ -48,7 +49,8 @@ def test_zoo_list_and_zoo_plugins_show_it():
             assert f"{entry['distribution']} {entry['version']}" == PROVIDER
     text = zoo("plugins")
     assert "example  (zoo-plugin-example 0.1.0; entry point zoo_plugin_example.plugin" in text
-    assert "zoo_models    1 model: cvae" in text and "zoo_datasets  1 dataset: digits" in text
+    assert "zoo_models    2 models: cvae, infogan" in text and "zoo_datasets  1 dataset: digits" in text
+    assert "zoo_losses    2 losses: laplace-elbo, logistic-ns" in text
 
 
 def test_listing_imports_neither_keras_nor_scikit_learn():

@@ -1,4 +1,6 @@
-"""The Laplace ELBO, written with ``keras.ops`` so it runs on every backend."""
+"""The example's losses, written with ``keras.ops`` so they run on every backend:
+the Laplace ELBO ('vae' interface) and the non-saturating logistic GAN loss
+('gan' interface)."""
 
 from __future__ import annotations
 
@@ -43,3 +45,32 @@ class LaplaceELBO:
         mean = ops.sigmoid(ops.cast(logits, "float32"))
         per_pixel = -ops.abs(ops.cast(x, "float32") - mean) / self.scale - math.log(2.0 * self.scale)
         return ops.sum(per_pixel, axis=(-3, -2, -1))
+
+
+class LogisticNonSaturating:
+    """The GAN loss of Goodfellow et al. (2014) with D = sigmoid(logits):
+    D minimises -log D(x) - log(1 - D(G(z))), G the non-saturating
+    -log D(G(z)) (their sec. 3). Batch means in nats.
+
+    The "gan" loss interface agreed with zoo-gan (``discriminator``,
+    ``generator``, ``readout``, ``gradient_penalty``), kept here so that
+    infogan trains without zoo-gan installed; with it installed, infogan can
+    also use zoo-gan's losses by name (``--loss hinge``).
+    """
+
+    gradient_penalty = 0.0
+
+    def discriminator(self, real_logits, fake_logits):
+        # -log sigmoid(r) = softplus(-r);  -log(1 - sigmoid(f)) = softplus(f)
+        real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")
+        return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+    def generator(self, fake_logits):
+        return ops.mean(ops.softplus(-ops.cast(fake_logits, "float32")))
+
+    def readout(self, logits):
+        """D's probability that an image is real."""
+        return ops.sigmoid(ops.cast(logits, "float32"))
+
+    def __repr__(self):
+        return "LogisticNonSaturating()"
