@@ -42,13 +42,15 @@ def check_image_size(image_shape, filters, what: str = "decoder_filters"):
 # === Networks ===
 
 
-def conv_features(x, filters, kernel_size, norm_after_first=False):
+def conv_features(x, filters, kernel_size, norm_after_first=False, prefix=None):
     """Stride-2 convs with leaky ReLU, flattened. ``norm_after_first`` puts
-    batch norm after every conv but the first (DCGAN's discriminator)."""
+    batch norm after every conv but the first (DCGAN's discriminator);
+    ``prefix`` names the convs ``{prefix}conv_{i}``."""
     h = x
     for i, f in enumerate(filters):
         norm = norm_after_first and i > 0
-        h = layers.Conv2D(f, kernel_size, strides=2, padding="same", use_bias=not norm)(h)
+        name = f"{prefix}conv_{i}" if prefix else None
+        h = layers.Conv2D(f, kernel_size, strides=2, padding="same", use_bias=not norm, name=name)(h)
         if norm:
             h = BatchNormalization(momentum=0.9)(h)
         h = layers.LeakyReLU(0.2)(h)

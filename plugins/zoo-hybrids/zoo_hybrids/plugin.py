@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from zoo_core.hookspecs import hookimpl
 
-from . import aae
+from . import aae, bigan
 
-FAMILIES = (aae,)
+FAMILIES = (aae, bigan)
 
 
 @hookimpl

@@ -108,6 +108,6 @@ PRESETS = [
         dataset="fashion-mnist",
         loss="non-saturating",
         model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 15},
+        train={**_TRAIN, "epochs": 20},
     ),
 ]
