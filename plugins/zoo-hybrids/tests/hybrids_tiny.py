@@ -20,6 +20,9 @@ TINY = {
             "kernel_size": 3, "discriminator_units": [8]},
     "bigan": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "generator_filters": [8, 4],
               "kernel_size": 3, "discriminator_filters": [4, 8], "discriminator_units": 8},
+    "alpha-gan": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "generator_filters": [8, 4],
+                  "kernel_size": 3, "discriminator_filters": [4, 8], "discriminator_units": 8,
+                  "code_discriminator_units": [8]},
 }
 
 

@@ -15,9 +15,9 @@ The adversarial terms are any ``"gan"`` loss found by name in zoo's registry
 
 Deviations from the paper: Adam, not SGD with momentum; conv networks, not
 its MLPs; the encoder's two roles each have their own optimizer (networks
-``encoder`` and ``generator`` are the same sub-model), as the reference
-implementations do, so the reconstruction gradients' scale does not set the
-adversarial steps' size through a shared Adam state.
+``encoder`` and ``generator`` are the same sub-model), as common
+implementations do, so that the reconstruction gradients' scale does not set
+the adversarial steps' size through a shared Adam state.
 
 No backend code: zoo's multi-network trainer runs the phases everywhere.
 """

@@ -142,16 +142,16 @@ class BiGAN(MultiNetworkModel):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.to_model_range(x)
 
-    def encode_tensor(self, x, training, sample=True):
-        """E(x) for images in the model's range: the code (deterministic), or
-        for ALI's Gaussian encoder a reparameterised draw (``sample``) or its mean."""
+    def codes(self, x, training):
+        """``(z, its mean)`` for images in the model's range: the code twice
+        (deterministic), or for ALI's Gaussian encoder a reparameterised draw
+        and the posterior mean."""
         if self.encoder_kind == "deterministic":
-            return self.encoder(x, training=training)
+            z = self.encoder(x, training=training)
+            return z, z
         z_mean, z_log_var = self.encoder(x, training=training)
-        if not sample:
-            return z_mean
         eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * eps
+        return z_mean + ops.exp(0.5 * z_log_var) * eps, z_mean
 
     def prior(self, n):
         return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
@@ -162,7 +162,7 @@ class BiGAN(MultiNetworkModel):
     def pairs(self, real, training=True):
         """``(x, E(x), G(z), z)``; run by the trainer without gradients."""
         z = self.prior(ops.shape(real)[0])
-        return real, self.encode_tensor(real, training), self.generator(z, training=training), z
+        return real, self.codes(real, training)[0], self.generator(z, training=training), z
 
     # --- the phases ---
 
@@ -184,31 +184,30 @@ class BiGAN(MultiNetworkModel):
 
     def joint_gradient_penalty(self, real, codes, fakes, z):
         """The penalty on D's gradient for the joint input: image and code flattened into one vector."""
-        n = ops.shape(real)[0]
         pixels = int(np.prod(self.image_shape))
 
         def joint(x, code):
-            return ops.concatenate([ops.reshape(nets.f32(x), (n, pixels)), nets.f32(code)], axis=-1)
+            return ops.concatenate([ops.reshape(nets.f32(x), (-1, pixels)), nets.f32(code)], axis=-1)
 
         def critic(v):
             x, code = ops.split(v, [pixels], axis=-1)
-            return self.discriminate(ops.reshape(x, (n, *self.image_shape)), code, training=False)
+            return self.discriminate(ops.reshape(x, (-1, *self.image_shape)), code, training=False)
 
-        epsilon = keras.random.uniform((n, 1), seed=self.seed_generator)
+        epsilon = keras.random.uniform((ops.shape(real)[0], 1), seed=self.seed_generator)
         return nets.gradient_penalty(critic, joint(real, ops.stop_gradient(codes)),
                                      joint(ops.stop_gradient(fakes), z), epsilon, input_gradient)
 
     def encoder_generator_phase(self, real, training=True):
         """One loss for E and G: the discriminator's loss with labels swapped.
         E reaches it through D(x, E(x)) only, G through D(G(z), z) only."""
-        codes = self.encode_tensor(real, training)
+        codes, means = self.codes(real, training)
         z = self.prior(ops.shape(real)[0])
         fakes = self.generator(z, training=training)
         real_logits = self.discriminate(real, codes, training)
         fake_logits = self.discriminate(fakes, z, training)
         loss = self._loss().discriminator(fake_logits, real_logits)
         # Logged only (no gradient asked for): how well G inverts E so far.
-        recon = self.generator(ops.stop_gradient(self.encode_tensor(real, False, sample=False)), training=False)
+        recon = self.generator(ops.stop_gradient(means), training=False)
         mse = ops.mean(ops.square(self.to_unit_range(ops.stop_gradient(recon)) - self.to_unit_range(real)))
         return loss, {"eg_loss": loss, "mse": mse}
 
@@ -219,7 +218,7 @@ class BiGAN(MultiNetworkModel):
     def call(self, images, training=False):
         """A [0, 1] batch: its codes, G(E(x)) in [0, 1], and D's scores of the pairs (x, E(x))."""
         x = self.to_model_range(images)
-        codes = self.encode_tensor(x, training, sample=False)
+        codes = self.codes(x, training)[1]
         return {"z": codes, "reconstruction": self.to_unit_range(self.generator(codes, training=training)),
                 "score": self.discriminate(x, codes, training)}
 
