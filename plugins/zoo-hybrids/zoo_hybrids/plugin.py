@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from zoo_core.hookspecs import hookimpl
 
-from . import aae, bigan
+from . import aae, alpha_gan, bigan
 
-FAMILIES = (aae, bigan)
+FAMILIES = (aae, bigan, alpha_gan)
 
 
 @hookimpl

@@ -99,7 +99,7 @@ PRESETS = [
         dataset="mnist",
         loss="non-saturating",
         model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 8},
+        train={**_TRAIN, "epochs": 7},
     ),
     PresetSpec(
         name="bigan-fashion-mnist",
@@ -108,6 +108,6 @@ PRESETS = [
         dataset="fashion-mnist",
         loss="non-saturating",
         model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 8},
+        train={**_TRAIN, "epochs": 7},
     ),
 ]
