@@ -1,0 +1,113 @@
+"""The adversarial autoencoder's config, spec and presets (Makhzani et al.
+2015). No Keras here: specs must be cheap; :mod:`zoo_hybrids.aae.model`
+holds the Keras code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from zoo_core.specs import ModelSpec, PresetSpec
+
+from .. import checks
+
+# === Config ===
+
+
+@dataclass(frozen=True)
+class AAEConfig:
+    """Makhzani et al. (2015), "Adversarial Autoencoders", sized for 28x28 and 32x32 images.
+
+    Attributes:
+        latent_dim: size of the code z; the prior is N(0, I) (the paper's MNIST
+            models use 2 to 8 dimensions; its other priors, a mixture of
+            Gaussians and a swiss roll, are not offered).
+        encoder_filters: one stride-2 conv (leaky ReLU) per entry, then a dense
+            layer and a linear head: the code z = E(x), deterministic (the
+            paper's choice for its experiments).
+        encoder_units: the encoder's dense layer.
+        decoder_filters: z is projected to a map of ``decoder_filters[0]``
+            channels (batch norm, ReLU); each further entry is one stride-2
+            transposed conv, and a last one outputs the image (sigmoid).
+            Images must be divisible by 2 ** len(decoder_filters).
+        kernel_size: conv kernel size.
+        discriminator_units: the latent discriminator's hidden layers (leaky
+            ReLU); the paper's has two of 1,000 units.
+        reconstruction: the reconstruction error, summed over pixels:
+            ``bce`` (binary cross-entropy, pixels as Bernoulli means) or
+            ``mse`` (squared error).
+        encoder_learning_rate: the encoder's learning rate in the
+            reconstruction phase (default: ``train.learning_rate``).
+        decoder_learning_rate: the decoder's (default: ``train.learning_rate``).
+        discriminator_learning_rate: the latent discriminator's
+            (default: ``train.learning_rate``).
+        generator_learning_rate: the encoder's learning rate when it is the
+            adversarial network's generator (its own optimizer; default:
+            ``train.learning_rate``).
+    """
+
+    latent_dim: int = 8
+    encoder_filters: tuple[int, ...] = (32, 64)
+    encoder_units: int = 256
+    decoder_filters: tuple[int, ...] = (64, 32)
+    kernel_size: int = 4
+    discriminator_units: tuple[int, ...] = (256, 256)
+    reconstruction: Literal["bce", "mse"] = "bce"
+    encoder_learning_rate: Optional[float] = None
+    decoder_learning_rate: Optional[float] = None
+    discriminator_learning_rate: Optional[float] = None
+    generator_learning_rate: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        checks.at_least_one(self, "latent_dim", "encoder_units", "kernel_size")
+        checks.positive_lists(self, "encoder_filters", "decoder_filters", "discriminator_units")
+        checks.learning_rates(self, "encoder", "decoder", "discriminator", "generator")
+
+
+# === Builder (imports Keras only when called) ===
+
+
+def _build(config, data, loss):
+    from . import model
+
+    return model.build(config, data, loss)
+
+
+MODEL = ModelSpec(
+    name="aae",
+    description="Makhzani et al. (2015) adversarial autoencoder: a latent discriminator makes codes look N(0, I)",
+    config=AAEConfig,
+    build=_build,
+    loss_interface=checks.INTERFACE,
+    default_loss="non-saturating",
+)
+
+# === Presets ===
+
+# Reconstruction at Adam 1e-3, the adversarial pair at DCGAN's 2e-4 (beta_1
+# 0.5 for all). The paper trains with SGD and momentum; these Adam settings
+# are a starting point, not yet tuned on the real data sets.
+_MODEL = {"latent_dim": 8, "encoder_filters": [32, 64], "decoder_filters": [64, 32], "encoder_units": 256,
+          "discriminator_units": [512, 512], "discriminator_learning_rate": 2e-4, "generator_learning_rate": 2e-4}
+_TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.999, "seed": 0}
+
+PRESETS = [
+    PresetSpec(
+        name="aae-mnist",
+        description="Makhzani et al. (2015) adversarial autoencoder on MNIST, 8-D code, N(0, I) prior",
+        model="aae",
+        dataset="mnist",
+        loss="non-saturating",
+        model_config=dict(_MODEL),
+        train={**_TRAIN, "epochs": 20},
+    ),
+    PresetSpec(
+        name="aae-fashion-mnist",
+        description="Makhzani et al. (2015) adversarial autoencoder on Fashion-MNIST, 8-D code, N(0, I) prior",
+        model="aae",
+        dataset="fashion-mnist",
+        loss="non-saturating",
+        model_config=dict(_MODEL),
+        train={**_TRAIN, "epochs": 20},
+    ),
+]

@@ -1,0 +1,25 @@
+"""Registers the hybrids with zoo. No Keras here: specs must be cheap.
+
+The models register no loss of their own: their adversarial terms are any
+loss of the ``"gan"`` interface, looked up by name like a GAN's (zoo-gan
+provides ``non-saturating``, the default, and the others): plugins compose
+through the registry, not through imports.
+"""
+
+from __future__ import annotations
+
+from zoo_core.hookspecs import hookimpl
+
+from . import aae, alpha_gan, bigan
+
+FAMILIES = (aae, bigan, alpha_gan)
+
+
+@hookimpl
+def zoo_models():
+    return [family.MODEL for family in FAMILIES]
+
+
+@hookimpl
+def zoo_presets():
+    return [preset for family in FAMILIES for preset in family.PRESETS]
