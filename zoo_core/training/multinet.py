@@ -65,6 +65,9 @@ class Phase:
 
     Within one phase, a variable shared by two of its networks is updated
     once, by the optimizer of the first network in ``update`` that holds it.
+    Every weight of an updated network should reach the phase's loss: one
+    that does not gets no gradient on TensorFlow and PyTorch (the optimizer
+    skips it) but a zero gradient on JAX (Adam's momentum still moves it).
     """
 
     update: Any
