@@ -30,9 +30,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
+from zoo_core.multinet import Phase, input_gradient
 
 from .. import nets
+from ..base import HybridModel
 
 #: What :meth:`AdversarialAutoencoder.encode` returns as the log-variance. The
 #: encoder is deterministic (a point mass, log-variance -inf); a finite
@@ -61,9 +62,15 @@ def reconstruction_error(kind, images, reconstructions):
 
 
 @keras.saving.register_keras_serializable(package=nets.PACKAGE)
-class AdversarialAutoencoder(MultiNetworkModel):
+class AdversarialAutoencoder(HybridModel):
     """Encoder, decoder and latent discriminator; pixels in [0, 1] throughout
     (sigmoid decoder)."""
+
+    output_activation = "sigmoid"
+    title = "adversarial autoencoder"
+
+    def image_network(self):
+        return self.decoder
 
     def __init__(self, image_shape, latent_dim=8, encoder_filters=(32, 64), encoder_units=256,
                  decoder_filters=(64, 32), kernel_size=4, discriminator_units=(256, 256), reconstruction="bce",
@@ -116,23 +123,6 @@ class AdversarialAutoencoder(MultiNetworkModel):
 
     # --- the phases ---
 
-    def _loss(self):
-        if self.loss_fn is None:
-            raise RuntimeError("this adversarial autoencoder has no GAN loss attached; train it with `zoo train` "
-                               "or set model.loss_fn")
-        return self.loss_fn
-
-    @property
-    def penalty_weight(self) -> float:
-        return float(getattr(self.loss_fn, "gradient_penalty", 0.0) or 0.0)
-
-    def prepare_batch(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return ops.cast(x, "float32")
-
-    def prior(self, n):
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
-
     def reconstruction_phase(self, images, training=True):
         reconstructions = self.decoder(self.encoder(images, training=training), training=training)
         loss = reconstruction_error(self.reconstruction, images, reconstructions)
@@ -166,10 +156,6 @@ class AdversarialAutoencoder(MultiNetworkModel):
         loss = self._loss().generator(nets.f32(self.discriminator(codes, training=training)))
         return loss, {"g_loss": loss}
 
-    def logged_terms(self):
-        skip = () if self.penalty_weight else ("wasserstein", "gp")
-        return [name for name in self.term_trackers if name not in skip]
-
     def call(self, images, training=False):
         """A [0, 1] batch: its codes, their reconstructions and the discriminator's scores of the codes."""
         z = self.encoder(images, training=training)
@@ -178,15 +164,6 @@ class AdversarialAutoencoder(MultiNetworkModel):
 
     # --- what zoo's grids, zoo sample and zoo eval use ---
 
-    def generate(self, num_samples, seed=None):
-        """Decode ``num_samples`` draws from the prior N(0, I); float32 in [0, 1],
-        (N, H, W, C). The same int ``seed`` gives the same images."""
-        return self.decode(keras.random.normal((int(num_samples), self.latent_dim), seed=seed))
-
-    def decode(self, z):
-        images = self.decoder(ops.convert_to_tensor(np.asarray(z, np.float32)), training=False)
-        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
-
     def encode(self, images):
         """``(z, log_var)`` for a batch of [0, 1] images, shaped like a VAE's
         posterior parameters: the deterministic code, and the constant
@@ -194,10 +171,6 @@ class AdversarialAutoencoder(MultiNetworkModel):
         z = ops.convert_to_numpy(self.encoder(ops.convert_to_tensor(np.asarray(images, np.float32)),
                                               training=False)).astype(np.float32)
         return z, np.full_like(z, POINT_MASS_LOG_VAR)
-
-    def reconstruct(self, images):
-        """Decode each image's code; float32 in [0, 1]."""
-        return self.decode(self.encode(images)[0])
 
     def get_config(self):
         return {

@@ -36,9 +36,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
+from zoo_core.multinet import Phase, input_gradient
 
 from .. import nets
+from ..base import HybridModel
 
 #: What :meth:`AlphaGAN.encode` returns as the log-variance: the code is a
 #: point mass (log-variance -inf); a finite constant, a standard deviation of 3e-7.
@@ -55,8 +56,15 @@ def build(config, data, loss):
 
 
 @keras.saving.register_keras_serializable(package=nets.PACKAGE)
-class AlphaGAN(MultiNetworkModel):
+class AlphaGAN(HybridModel):
     """Encoder, generator, image discriminator and code discriminator."""
+
+    output_activation = "tanh"
+    title = "α-GAN"
+    penalty_terms = ('gp',)
+
+    def image_network(self):
+        return self.generator
 
     def __init__(self, image_shape, latent_dim=32, encoder_filters=(32, 64), encoder_units=256,
                  generator_filters=(64, 32), kernel_size=4, discriminator_filters=(32, 64), discriminator_units=256,
@@ -106,34 +114,7 @@ class AlphaGAN(MultiNetworkModel):
         return [Phase(("encoder", "generator"), self.autoencoder_phase),
                 Phase(("discriminator", "code_discriminator"), self.discriminators_phase, prepare=self.fakes)]
 
-    # --- pixels ---
-
-    @staticmethod
-    def to_model_range(images):
-        return ops.cast(images, "float32") * 2.0 - 1.0
-
-    @staticmethod
-    def to_unit_range(images):
-        return (ops.cast(images, "float32") + 1.0) * 0.5
-
     # --- the phases ---
-
-    def _loss(self):
-        if self.loss_fn is None:
-            raise RuntimeError("this α-GAN has no GAN loss attached; train it with `zoo train` or set model.loss_fn")
-        return self.loss_fn
-
-    @property
-    def penalty_weight(self) -> float:
-        return float(getattr(self.loss_fn, "gradient_penalty", 0.0) or 0.0)
-
-    def prepare_batch(self, data):
-        """A fit batch -> real images in the model's range."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.to_model_range(x)
-
-    def prior(self, n):
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
     def score(self, network, inputs, training):
         return nets.f32(network(inputs, training=training))
@@ -195,10 +176,6 @@ class AlphaGAN(MultiNetworkModel):
         terms["d_loss"], terms["c_loss"] = d_loss, c_loss
         return {"discriminator": d_loss, "code_discriminator": c_loss}, terms
 
-    def logged_terms(self):
-        skip = () if self.penalty_weight else ("gp",)
-        return [name for name in self.term_trackers if name not in skip]
-
     def call(self, images, training=False):
         """A [0, 1] batch: its codes, reconstructions in [0, 1], and both discriminators' scores."""
         x = self.to_model_range(images)
@@ -209,25 +186,12 @@ class AlphaGAN(MultiNetworkModel):
 
     # --- what zoo's grids, zoo sample and zoo eval use ---
 
-    def generate(self, num_samples, seed=None):
-        """G of ``num_samples`` prior draws N(0, I); float32 in [0, 1],
-        (N, H, W, C). The same int ``seed`` gives the same images."""
-        return self.decode(keras.random.normal((int(num_samples), self.latent_dim), seed=seed))
-
-    def decode(self, z):
-        images = self.to_unit_range(self.generator(ops.convert_to_tensor(np.asarray(z, np.float32)), training=False))
-        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
-
     def encode(self, images):
         """``(z, log_var)`` for a batch of [0, 1] images, shaped like a VAE's
         posterior parameters: the code, and the constant :data:`POINT_MASS_LOG_VAR`."""
         x = self.to_model_range(ops.convert_to_tensor(np.asarray(images, np.float32)))
         z = ops.convert_to_numpy(self.encoder(x, training=False)).astype(np.float32)
         return z, np.full_like(z, POINT_MASS_LOG_VAR)
-
-    def reconstruct(self, images):
-        """G(E(x)); float32 in [0, 1]."""
-        return self.decode(self.encode(images)[0])
 
     def get_config(self):
         return {

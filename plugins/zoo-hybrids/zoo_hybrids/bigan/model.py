@@ -40,9 +40,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
+from zoo_core.multinet import Phase, input_gradient
 
 from .. import nets
+from ..base import HybridModel
 
 #: What :meth:`BiGAN.encode` returns as the log-variance of a deterministic
 #: encoder (a point mass, log-variance -inf): a finite constant, a standard
@@ -60,8 +61,14 @@ def build(config, data, loss):
 
 
 @keras.saving.register_keras_serializable(package=nets.PACKAGE)
-class BiGAN(MultiNetworkModel):
+class BiGAN(HybridModel):
     """Encoder, generator and joint discriminator D(x, z)."""
+
+    output_activation = "tanh"
+    title = "BiGAN"
+
+    def image_network(self):
+        return self.generator
 
     def __init__(self, image_shape, latent_dim=32, encoder="deterministic", encoder_filters=(32, 64),
                  encoder_units=256, generator_filters=(64, 32), kernel_size=4, discriminator_filters=(32, 64),
@@ -116,31 +123,7 @@ class BiGAN(MultiNetworkModel):
         return [Phase("discriminator", self.discriminator_phase, prepare=self.pairs),
                 Phase(("encoder", "generator"), self.encoder_generator_phase)]
 
-    # --- pixels ---
-
-    @staticmethod
-    def to_model_range(images):
-        return ops.cast(images, "float32") * 2.0 - 1.0
-
-    @staticmethod
-    def to_unit_range(images):
-        return (ops.cast(images, "float32") + 1.0) * 0.5
-
     # --- the networks, as the phases call them ---
-
-    def _loss(self):
-        if self.loss_fn is None:
-            raise RuntimeError("this BiGAN has no GAN loss attached; train it with `zoo train` or set model.loss_fn")
-        return self.loss_fn
-
-    @property
-    def penalty_weight(self) -> float:
-        return float(getattr(self.loss_fn, "gradient_penalty", 0.0) or 0.0)
-
-    def prepare_batch(self, data):
-        """A fit batch -> real images in the model's range."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.to_model_range(x)
 
     def codes(self, x, training):
         """``(z, its mean)`` for images in the model's range: the code twice
@@ -152,9 +135,6 @@ class BiGAN(MultiNetworkModel):
         z_mean, z_log_var = self.encoder(x, training=training)
         eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * eps, z_mean
-
-    def prior(self, n):
-        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
 
     def discriminate(self, x, z, training):
         return nets.f32(self.discriminator([x, z], training=training))
@@ -211,10 +191,6 @@ class BiGAN(MultiNetworkModel):
         mse = ops.mean(ops.square(self.to_unit_range(ops.stop_gradient(recon)) - self.to_unit_range(real)))
         return loss, {"eg_loss": loss, "mse": mse}
 
-    def logged_terms(self):
-        skip = () if self.penalty_weight else ("wasserstein", "gp")
-        return [name for name in self.term_trackers if name not in skip]
-
     def call(self, images, training=False):
         """A [0, 1] batch: its codes, G(E(x)) in [0, 1], and D's scores of the pairs (x, E(x))."""
         x = self.to_model_range(images)
@@ -223,15 +199,6 @@ class BiGAN(MultiNetworkModel):
                 "score": self.discriminate(x, codes, training)}
 
     # --- what zoo's grids, zoo sample and zoo eval use ---
-
-    def generate(self, num_samples, seed=None):
-        """G of ``num_samples`` prior draws N(0, I); float32 in [0, 1],
-        (N, H, W, C). The same int ``seed`` gives the same images."""
-        return self.decode(keras.random.normal((int(num_samples), self.latent_dim), seed=seed))
-
-    def decode(self, z):
-        images = self.to_unit_range(self.generator(ops.convert_to_tensor(np.asarray(z, np.float32)), training=False))
-        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
 
     def encode(self, images):
         """``(z_mean, z_log_var)`` for a batch of [0, 1] images, shaped like a
@@ -244,10 +211,6 @@ class BiGAN(MultiNetworkModel):
         z_mean, z_log_var = self.encoder(x, training=False)
         return (ops.convert_to_numpy(z_mean).astype(np.float32),
                 ops.convert_to_numpy(z_log_var).astype(np.float32))
-
-    def reconstruct(self, images):
-        """G(E(x)) (the posterior mean for ALI's encoder); float32 in [0, 1]."""
-        return self.decode(self.encode(images)[0])
 
     def get_config(self):
         return {
