@@ -1,4 +1,4 @@
-"""Config checks the hybrids share. No Keras here: configs are built when
+"""Config checks and the preset pair the hybrids share. No Keras here: configs are built when
 ``zoo info`` or ``zoo list`` reads them. Every message is one line."""
 
 from __future__ import annotations
@@ -33,3 +33,13 @@ def learning_rates(config, *networks: str) -> None:
         value = getattr(config, name)
         if value is not None and not value > 0:
             raise ValueError(f"'{name}' must be positive, got {value}")
+
+
+def mnist_presets(model: str, about: str, model_config: dict, train: dict) -> list:
+    """``MODEL-mnist`` and ``MODEL-fashion-mnist``: the same recipe on each data set."""
+    from zoo_core.specs import PresetSpec
+
+    return [PresetSpec(name=f"{model}-{dataset}", description=f"{about} on {title}", model=model, dataset=dataset,
+                       loss="non-saturating", model_config=dict(model_config), train=dict(train))
+            for dataset, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"))]
+

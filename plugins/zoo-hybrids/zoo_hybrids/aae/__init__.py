@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from zoo_core.specs import ModelSpec, PresetSpec
+from zoo_core.specs import ModelSpec
 
 from .. import checks
 
@@ -91,23 +91,7 @@ _MODEL = {"latent_dim": 8, "encoder_filters": [32, 64], "decoder_filters": [64, 
           "discriminator_units": [512, 512], "discriminator_learning_rate": 2e-4, "generator_learning_rate": 2e-4}
 _TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.999, "seed": 0}
 
-PRESETS = [
-    PresetSpec(
-        name="aae-mnist",
-        description="Makhzani et al. (2015) adversarial autoencoder on MNIST, 8-D code, N(0, I) prior",
-        model="aae",
-        dataset="mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 20},
-    ),
-    PresetSpec(
-        name="aae-fashion-mnist",
-        description="Makhzani et al. (2015) adversarial autoencoder on Fashion-MNIST, 8-D code, N(0, I) prior",
-        model="aae",
-        dataset="fashion-mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 20},
-    ),
-]
+PRESETS = checks.mnist_presets(
+    "aae", "Makhzani et al. (2015) adversarial autoencoder (8-D code, N(0, I) prior)",
+    _MODEL, {**_TRAIN, "epochs": 20},
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from zoo_core.specs import ModelSpec, PresetSpec
+from zoo_core.specs import ModelSpec
 
 from .. import checks
 
@@ -91,23 +91,7 @@ _MODEL = {"latent_dim": 32, "encoder_filters": [32, 64], "generator_filters": [6
           "discriminator_filters": [32, 64], "code_discriminator_units": [256, 256], "reconstruction_weight": 10.0}
 _TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999, "seed": 0}
 
-PRESETS = [
-    PresetSpec(
-        name="alpha-gan-mnist",
-        description="Rosca et al. (2017) α-GAN on MNIST: image and code discriminators, L1 reconstruction",
-        model="alpha-gan",
-        dataset="mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 4},
-    ),
-    PresetSpec(
-        name="alpha-gan-fashion-mnist",
-        description="Rosca et al. (2017) α-GAN on Fashion-MNIST: image and code discriminators, L1 reconstruction",
-        model="alpha-gan",
-        dataset="fashion-mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 4},
-    ),
-]
+PRESETS = checks.mnist_presets(
+    "alpha-gan", "Rosca et al. (2017) α-GAN (image and code discriminators, L1 reconstruction)",
+    _MODEL, {**_TRAIN, "epochs": 4},
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from zoo_core.specs import ModelSpec, PresetSpec
+from zoo_core.specs import ModelSpec
 
 from .. import checks
 
@@ -91,23 +91,7 @@ _MODEL = {"latent_dim": 32, "encoder": "deterministic", "encoder_filters": [32, 
           "discriminator_filters": [32, 64], "discriminator_units": 256, "dropout": 0.2}
 _TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.999, "seed": 0}
 
-PRESETS = [
-    PresetSpec(
-        name="bigan-mnist",
-        description="BiGAN (Donahue et al. 2017) on MNIST: encoder, generator and a joint discriminator D(x, z)",
-        model="bigan",
-        dataset="mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 7},
-    ),
-    PresetSpec(
-        name="bigan-fashion-mnist",
-        description="BiGAN (Donahue et al. 2017) on Fashion-MNIST: encoder, generator and a joint discriminator",
-        model="bigan",
-        dataset="fashion-mnist",
-        loss="non-saturating",
-        model_config=dict(_MODEL),
-        train={**_TRAIN, "epochs": 7},
-    ),
-]
+PRESETS = checks.mnist_presets(
+    "bigan", "BiGAN (Donahue et al. 2017: encoder, generator and a joint discriminator D(x, z))",
+    _MODEL, {**_TRAIN, "epochs": 7},
+)
