@@ -444,3 +444,34 @@ def test_fd_and_kid_grow_as_images_degrade_classifier_features(trained_classifie
         kids.append(M.kernel_distance(features, ref_features, 20, 150)["value"])
     assert fds == sorted(fds) and fds[-1] > 3 * fds[0], fds
     assert kids == sorted(kids), kids
+
+
+# === Reconstruction error ===
+
+
+class _Reconstructs:
+    def __init__(self, fn):
+        self.reconstruct = fn
+
+
+def test_reconstruction_error_is_zero_for_a_copy_and_the_baseline_for_the_mean_image():
+    from zoo_core.errors import ZooError
+    from zoo_core.evaluation.evaluate import EvalOptions, _reconstruction, applicable
+    from zoo_core.specs import Dataset
+
+    x, _ = quadrant_blobs(60, size=8, seed=1)
+    data = Dataset("blobs", x[:40], x[40:])
+    options = EvalOptions(num=15)
+    copy = _reconstruction(_Reconstructs(lambda images: images), data, options, echo=lambda _: None)
+    assert copy["mse"] == copy["mae"] == 0.0 and copy["images"] == 15
+    mean = x[:40].mean(axis=0)
+    blind = _reconstruction(_Reconstructs(lambda images: np.repeat(mean[None], len(images), 0)), data, options,
+                            echo=lambda _: None)
+    assert blind["mse"] == pytest.approx(blind["mean_image_mse"], rel=1e-5) and blind["mse"] > 0.01
+    # Worse reconstructions score worse; a seeded subset gives the same number twice.
+    noisy = _Reconstructs(lambda images: np.clip(images + 0.2, 0, 1))
+    once = _reconstruction(noisy, data, options, echo=lambda _: None)
+    assert 0 < once["mse"] == _reconstruction(noisy, data, options, echo=lambda _: None)["mse"]
+    with pytest.raises(ZooError, match="returned shape"):
+        _reconstruction(_Reconstructs(lambda images: images[:, :4]), data, options, echo=lambda _: None)
+    assert applicable(_Reconstructs(lambda images: images)) == ["reconstruction"]

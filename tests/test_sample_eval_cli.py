@@ -138,6 +138,12 @@ def test_every_model_samples_and_evaluates(model, trained, run, workspace):
         assert "binarised" in lik["data"] or "Gaussian" in lik["data"]
     else:
         assert "likelihood" not in metrics
+    if _can(folder, "reconstruct"):
+        rec = metrics["reconstruction"]
+        assert rec["images"] == 40 and 0 <= rec["mae"] <= 1 and 0 <= rec["mse"] <= rec["mae"] + 1e-9
+        assert rec["mean_image_mse"] > 0
+    else:
+        assert "reconstruction" not in metrics
     if _model(model).needs_labels:
         assert "label_accuracy" in metrics["coverage"]
     assert json.loads((folder / "eval.json").read_text())["metrics"].keys() == metrics.keys()

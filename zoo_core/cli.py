@@ -371,9 +371,9 @@ def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse,
 @cli.command(name="eval")
 @click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option("--metrics", multiple=True, metavar="LIST",
-              help="Comma-separated: likelihood, fd, kid, coverage (default: every one that applies).")
+              help="Comma-separated: likelihood, reconstruction, fd, kid, coverage (default: every one that applies).")
 @click.option("--num", type=click.IntRange(min=2), default=10_000, show_default=True,
-              help="Generated images for FD, KID and coverage (capped at the test split's size).")
+              help="Generated images for FD, KID and coverage, and test images for the reconstruction error (capped at the test split's size).")
 @click.option("--k", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Importance samples per image for the IWAE likelihood bound.")
 @click.option("--nll-images", default="200", show_default=True, metavar="N|all",
@@ -391,7 +391,7 @@ def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse,
 @registry_option
 def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, dataset, as_json, plot, no_save,
           backend, registry_files):
-    """Measure trained runs: likelihood (ELBO, IWAE NLL), FD, KID, class coverage.
+    """Measure trained runs: likelihood (ELBO, IWAE NLL), reconstruction error, FD, KID, class coverage.
 
     FD, KID and coverage use a classifier zoo trains on the data set's train
     split and caches; each number is shown beside its real-data floor.

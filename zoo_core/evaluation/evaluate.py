@@ -23,8 +23,9 @@ from .loading import LoadedRun, load_run, pick
 
 EVAL_FILE = "eval.json"
 #: Metric groups, in report order. ``likelihood`` needs log_importance_weights;
-#: the others need generate() and a labelled data set (for the classifier).
-METRICS = ("likelihood", "fd", "kid", "coverage")
+#: ``reconstruction`` needs reconstruct(); the others need generate() and a
+#: labelled data set (for the classifier).
+METRICS = ("likelihood", "reconstruction", "fd", "kid", "coverage")
 SAMPLE_METRICS = ("fd", "kid", "coverage")
 RESULT_FORMAT = 1
 
@@ -34,7 +35,8 @@ class EvalOptions:
     """How ``zoo eval`` measures.
 
     Attributes:
-        num: generated images for FD, KID and coverage (at most the test split's size).
+        num: generated images for FD, KID and coverage (at most the test split's size), and
+            test images (a seeded random subset) for the reconstruction error.
         seed: fixes the generated images, the real subsets and the likelihood draws.
         k: importance samples per image for the IWAE bound.
         nll_images: test images (a seeded random subset) for the IWAE bound; None: all.
@@ -59,6 +61,8 @@ def applicable(model) -> list[str]:
     found = []
     if callable(getattr(model, "log_importance_weights", None)):
         found.append("likelihood")
+    if callable(getattr(model, "reconstruct", None)):
+        found.append("reconstruction")
     if callable(getattr(model, "generate", None)):
         found += list(SAMPLE_METRICS)
     return found
@@ -126,13 +130,14 @@ def evaluate_loaded(loaded: LoadedRun, registry, metrics: Optional[list[str]] = 
     wanted = metrics if explicit else can
     for name in wanted:
         if name not in can:
-            what = ("an importance-weighted likelihood (it has no log_importance_weights())"
-                    if name == "likelihood" else "generated samples (it has no generate())")
+            what = {"likelihood": "an importance-weighted likelihood (it has no log_importance_weights())",
+                    "reconstruction": "reconstructions (it has no reconstruct())"}.get(
+                        name, "generated samples (it has no generate())")
             raise ZooError(f"metric '{name}' does not apply to {loaded.run.path}: this "
                            f"{type(model).__name__} cannot give {what}")
     if not wanted:
         raise ZooError(f"no metric applies to {loaded.run.path}: its {type(model).__name__} can neither "
-                       f"generate() nor give log_importance_weights()")
+                       f"generate(), reconstruct() nor give log_importance_weights()")
     began = time.perf_counter()
     dataset_name, data = loaded.dataset(dataset, registry, echo)
     result = {
@@ -166,6 +171,14 @@ def evaluate_loaded(loaded: LoadedRun, registry, metrics: Optional[list[str]] = 
                 result["notes"].append(f"trained with beta = {beta:g}; the ELBO reported here is the true "
                                        f"ELBO (beta = 1)")
 
+    if "reconstruction" in wanted:
+        if not len(data.x_test):
+            if explicit:
+                raise ZooError(f"dataset '{dataset_name}' has no test split to reconstruct")
+            result["notes"].append(f"reconstruction skipped: dataset '{dataset_name}' has no test split")
+        else:
+            result["metrics"]["reconstruction"] = _reconstruction(model, data, options, echo)
+
     sample_metrics = [m for m in wanted if m in SAMPLE_METRICS]
     if sample_metrics:
         from .classifier import NoClassifier
@@ -193,6 +206,32 @@ def _likelihood(loaded, model, data, options: EvalOptions, echo) -> dict:
                               binarisation=options.binarise, seed=options.seed, echo=echo)
     out["seconds"] = time.perf_counter() - began
     return out
+
+
+def _reconstruction(model, data, options: EvalOptions, echo) -> dict:
+    """Test-set reconstruction error: per-pixel squared and absolute error of
+    ``reconstruct(x)`` against x on a seeded random subset of the test split,
+    beside what the train split's mean image scores (a model that ignores its
+    input)."""
+    from .sampling import reconstruct
+
+    began = time.perf_counter()
+    n = min(int(options.num), len(data.x_test))
+    images = np.clip(np.asarray(data.x_test[pick(data.x_test, n, options.seed)], np.float32), 0.0, 1.0)
+    echo(f"Reconstruction: {n:,} test images ...")
+    recon = reconstruct(model, images)
+    if recon.shape != images.shape:
+        raise ZooError(f"the model's reconstruct() returned shape {recon.shape} for images of shape {images.shape}")
+    per_image = np.square(recon - images).reshape(n, -1).mean(axis=1)
+    mean_image = np.asarray(data.x_train, np.float32).mean(axis=0) if len(data.x_train) else images.mean(axis=0)
+    return {
+        "mse": float(per_image.mean()),
+        "mse_stderr": float(per_image.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+        "mae": float(np.abs(recon - images).mean()),
+        "mean_image_mse": float(np.square(images - mean_image[None]).mean()),
+        "images": n,
+        "seconds": time.perf_counter() - began,
+    }
 
 
 def _sample_metrics(model, data, dataset_name: str, wanted: list[str], options: EvalOptions, result: dict,

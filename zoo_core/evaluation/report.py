@@ -48,13 +48,19 @@ def format_report(result: dict) -> str:
         if "label_accuracy" in cov:
             rows.append(["label accuracy", f"{cov['label_accuracy']:.1%}", f"{real['label_accuracy']:.1%}",
                          "classifier agrees with the asked-for class"])
+    if "reconstruction" in metrics:
+        rec = metrics["reconstruction"]
+        rows.append(["reconstruction MSE per pixel", f"{rec['mse']:.4g} ± {rec['mse_stderr']:.2g}", "0",
+                     f"{rec['images']:,} test images; the mean train image scores {rec['mean_image_mse']:.4g}"])
     if rows:
-        any_block = next(metrics[m] for m in ("fd", "kid", "coverage") if m in metrics)
-        generated = any_block.get("generated")
+        sample_blocks = [metrics[m] for m in ("fd", "kid", "coverage") if m in metrics]
         lines += ["", table(["metric", "model", "real data", "notes"], rows)]
-        floor = metrics.get("fd", metrics.get("kid", {})).get("floor")
-        lines.append(f"Model: {generated:,} generated images against {any_block.get('reference', 'the test images')}"
-                     + (f"; real data: {floor}." if floor else "."))
+        if sample_blocks:
+            generated = sample_blocks[0].get("generated")
+            floor = metrics.get("fd", metrics.get("kid", {})).get("floor")
+            lines.append(f"Model: {generated:,} generated images against "
+                         f"{sample_blocks[0].get('reference', 'the test images')}"
+                         + (f"; real data: {floor}." if floor else "."))
     if "coverage" in metrics:
         cov = metrics["coverage"]
         lines.append("Generated class histogram: " + " ".join(f"{i}:{c}" for i, c in enumerate(cov["histogram"])))
@@ -93,13 +99,14 @@ def format_comparison(results: list[dict]) -> str:
         lik = m.get("likelihood")
         nll = f"{lik['iwae']['nll']:.2f}" if lik and "iwae" in lik else DASH
         elbo = f"{-lik['elbo']['elbo']:.2f}" if lik else DASH
+        rec = f"{m['reconstruction']['mse']:.4g}" if "reconstruction" in m else DASH
         acc = r.get("classifier", {}).get("test_accuracy")
-        rows.append([r["run"], r["model"], r["dataset"], fd, kid, classes, kl, score, nll, elbo,
+        rows.append([r["run"], r["model"], r["dataset"], fd, kid, classes, kl, score, nll, elbo, rec,
                      DASH if acc is None else f"{acc:.1%}"])
     headers = ["run", "model", "dataset", "FD (floor)", "KIDx1e3 (floor)", "classes", "KL hist",
-               "score (real)", "NLL", "-ELBO", "classifier acc"]
+               "score (real)", "NLL", "-ELBO", "recon MSE", "classifier acc"]
     notes = ["FD/KID on zoo's own classifier features (lower is better; floor: real train vs test images); "
-             "NLL: IWAE bound, nats per image."]
+             "NLL: IWAE bound, nats per image; recon MSE: per pixel on test images."]
     binarised = {r["metrics"]["likelihood"]["data"] for r in results if "likelihood" in r["metrics"]}
     notes += [f"Likelihood data: {d}." for d in sorted(binarised)]
     if len({r["dataset"] for r in results}) > 1:

@@ -3,11 +3,16 @@ data-set plugin. 16x16 images and a handful of filters keep every backend fast."
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pytest
 
 from zoo_core.config import make_config
+from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
 from zoo_core.registry import load_registry
+from zoo_core.resolve import resolve_run
 from zoo_core.specs import DataInfo, Dataset, DatasetSpec
 
 SHAPE = (16, 16, 1)
@@ -23,6 +28,8 @@ TINY = {
     "alpha-gan": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "generator_filters": [8, 4],
                   "kernel_size": 3, "discriminator_filters": [4, 8], "discriminator_units": 8,
                   "code_discriminator_units": [8]},
+    "soft-introvae": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "decoder_filters": [8, 4],
+                      "kernel_size": 3},
 }
 
 
@@ -59,12 +66,13 @@ def make_loss(name, registry=REGISTRY, **options):
     return spec.build(make_config(spec.config, options))
 
 
-def build(model, loss="non-saturating", optimizer=None, registry=REGISTRY, **overrides):
-    """A compiled tiny ``model``; ``loss`` is a registered name or a loss object."""
+def build(model, loss=None, optimizer=None, registry=REGISTRY, **overrides):
+    """A compiled tiny ``model``; ``loss`` is a registered name or a loss
+    object (default: the model's own default loss)."""
     import keras
 
-    loss = make_loss(loss, registry) if isinstance(loss, str) else loss
     spec = registry.model(model)
+    loss = make_loss(loss or spec.default_loss, registry) if loss is None or isinstance(loss, str) else loss
     keras.utils.set_random_seed(0)
     built = spec.build(make_config(spec.config, {**TINY[model], **overrides}), DataInfo(SHAPE, None), loss)
     built.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3, beta_1=0.5))
@@ -108,3 +116,88 @@ def gradients(model, phase, batch):
         assert len(values) == len(variables) > 0, name
         out[name] = [np.zeros(v.shape, np.float32) if g is None else numpy(g) for g, v in zip(values, variables)]
     return out
+
+
+# === Checks every hybrid's tests make (each model's file says what is its own) ===
+
+
+def check_save_and_load(model, tmp_path, rates, iterations):
+    """Fit one epoch, save, load in safe mode: config, weights, every
+    optimizer's learning rate, variables and iterations, and what zoo
+    samples and reconstructs all come back."""
+    import keras
+
+    model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")  # safe mode stays on
+    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(numpy(a), numpy(b))
+    assert [float(numpy(o.learning_rate)) for o in loaded.optimizer.optimizers] == pytest.approx(rates)
+    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(numpy(a), numpy(b))
+    assert [int(numpy(o.iterations)) for o in loaded.optimizer.optimizers] == iterations
+    np.testing.assert_allclose(model.generate(3, seed=7), loaded.generate(3, seed=7), atol=1e-6)
+    images = tiny_images(3)
+    np.testing.assert_allclose(model.reconstruct(images), loaded.reconstruct(images), atol=1e-6)
+    return loaded
+
+
+def check_zoo_train_and_sample(name, loss, metrics, modes, tmp_path, extra=()):
+    """``zoo train`` for two epochs (metrics.csv holds ``metrics`` and their
+    ``val_`` versions, all finite; grids of samples and reconstructions each
+    epoch), then ``zoo sample`` in each of ``modes`` reads the run."""
+    import keras
+
+    from zoo_core.evaluation.commands import sample
+    from zoo_core.training import train_run
+
+    resolved = resolve_run(REGISTRY, name, dataset=DATASET, loss=loss,
+                           overrides=[*overrides(name), "epochs=2", "batch_size=16", "grid_size=4", *extra])
+    run = tmp_path / "run"
+    result = train_run(resolved, run, backend=keras.backend.backend(), echo=lambda s: None, verbose=0)
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert set(metrics) | {f"val_{m}" for m in metrics} <= set(header)
+    for key in metrics:
+        assert np.isfinite(result.metrics[key]), key
+    assert (run / "model.keras").is_file()
+    for folder in ("samples", "reconstructions"):
+        for epoch in (1, 2):
+            assert (run / folder / f"epoch-{epoch:03d}.png").is_file(), (folder, epoch)
+    for mode, num in modes:
+        out = tmp_path / f"{mode}.npz"
+        sample(str(run), num=num, seed=0, class_index=None, out=str(out), mode=mode, dataset=None,
+               backend=keras.backend.backend(), registry=REGISTRY, echo=lambda s: None)
+        images = np.load(out)["images"]
+        assert images.dtype == np.float32 and images.shape[1:] == SHAPE and 0 <= images.min() <= images.max() <= 1
+    return run
+
+
+def check_presets_take_loss(name, loss, default, foreign="elbo", foreign_kind="vae"):
+    """``NAME-mnist`` and ``NAME-fashion-mnist`` take ``loss`` by name, default
+    to ``default``, and refuse a loss of another interface in one line."""
+    for preset in (f"{name}-mnist", f"{name}-fashion-mnist"):
+        resolved = resolve_run(REGISTRY, preset, loss=loss)
+        assert resolved.config.loss == loss and resolved.config.model == name
+        assert resolve_run(REGISTRY, preset).config.loss == default
+        with pytest.raises(ZooError, match=f"is for {foreign_kind} models and cannot train '{name}'"):
+            resolve_run(REGISTRY, preset, loss=foreign)
+
+
+def check_bad_setting(name, setting, message):
+    """``--set setting`` on a tiny ``name`` is a one-line ZooError holding ``message``."""
+    key = setting.split("=")[0]
+    sets = [s for s in overrides(name) if s.split("=")[0] != key]
+    with pytest.raises(ZooError, match=re.escape(message)) as info:
+        resolve_run(REGISTRY, name, dataset=DATASET, overrides=[*sets, setting])
+    assert "\n" not in str(info.value)
+
+
+def check_image_size_error(name, key):
+    """Five stride-2 layers cannot make a 16x16 image: a clear error naming ``key``."""
+    from zoo_core.training import build_model
+
+    resolved = resolve_run(REGISTRY, name, dataset=DATASET, overrides=overrides(name, **{key: [8, 8, 8, 8, 8]}))
+    with pytest.raises(ZooError, match=f"divisible by 32 .*{key}"):
+        build_model(resolved, DataInfo(SHAPE, None))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import (DATASET, GAN_LOSSES, REGISTRY, SHAPE, TINY, build, gradients, norm, numpy, overrides,
-                          snapshot, tiny_images)
+from hybrids_tiny import (GAN_LOSSES, REGISTRY, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
+                          check_presets_take_loss, check_save_and_load, check_zoo_train_and_sample, gradients, norm,
+                          numpy, snapshot, tiny_images)
 from zoo_core.errors import ZooError
-from zoo_core.resolve import resolve_run
 
 METRICS = {"reconstruction", "mse", "d_loss", "g_loss", "d_real", "d_fake"}
 NETWORKS = ("encoder", "decoder", "discriminator", "generator")
@@ -61,7 +61,7 @@ def test_generate_is_deterministic_for_a_seed():
 def test_eval_offers_sample_metrics_but_no_likelihood():
     from zoo_core.evaluation.evaluate import applicable
 
-    assert applicable(build("aae")) == ["fd", "kid", "coverage"]
+    assert applicable(build("aae")) == ["reconstruction", "fd", "kid", "coverage"]
 
 
 # === Routing: which phase reaches which network ===
@@ -143,24 +143,8 @@ def test_the_gradient_penalty_trains_the_discriminator_only():
 
 
 def test_save_and_load_keep_weights_and_all_four_optimizers(tmp_path):
-    import keras
-
     model = build("aae", encoder_learning_rate=5e-4, generator_learning_rate=2e-4)
-    model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")  # safe mode stays on
-    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    rates = [float(numpy(o.learning_rate)) for o in loaded.optimizer.optimizers]
-    assert rates == pytest.approx([5e-4, 1e-3, 1e-3, 2e-4])
-    assert len(loaded.optimizer.variables) == len(model.optimizer.variables)
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    assert [int(numpy(o.iterations)) for o in loaded.optimizer.optimizers] == [2, 2, 2, 2]
-    np.testing.assert_allclose(model.generate(3, seed=7), loaded.generate(3, seed=7), atol=1e-6)
-    images = tiny_images(3)
-    np.testing.assert_allclose(model.reconstruct(images), loaded.reconstruct(images), atol=1e-6)
+    check_save_and_load(model, tmp_path, rates=[5e-4, 1e-3, 1e-3, 2e-4], iterations=[2, 2, 2, 2])
 
 
 # === zoo train, sample, eval ===
@@ -171,41 +155,18 @@ def test_zoo_train_writes_samples_reconstructions_and_metrics_and_zoo_sample_rea
     from PIL import Image
 
     from zoo_core.evaluation.commands import sample
-    from zoo_core.training import train_run
 
-    resolved = resolve_run(REGISTRY, "aae", dataset=DATASET, loss="hinge",
-                           overrides=[*overrides("aae"), "epochs=2", "batch_size=16", "grid_size=4"])
-    run = tmp_path / "run"
-    result = train_run(resolved, run, backend=keras.backend.backend(), echo=lambda s: None, verbose=0)
-    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert METRICS | {f"val_{m}" for m in METRICS} <= set(header)
-    for key in METRICS:
-        assert np.isfinite(result.metrics[key]), key
-    assert (run / "model.keras").is_file()
-    for folder in ("samples", "reconstructions"):
-        for epoch in (1, 2):
-            assert (run / folder / f"epoch-{epoch:03d}.png").is_file(), (folder, epoch)
+    run = check_zoo_train_and_sample("aae", "hinge", METRICS, [("reconstruct", 4), ("interpolate", 2),
+                                                              ("traverse", 3), (None, 4)], tmp_path)
     assert Image.open(run / "reconstructions" / "epoch-002.png").size == Image.open(
         run / "samples" / "epoch-002.png").size
-
-    for mode, num in (("reconstruct", 4), ("interpolate", 2), ("traverse", 3), (None, 4)):
-        out = tmp_path / f"{mode}.npz"
-        sample(str(run), num=num, seed=0, class_index=None, out=str(out), mode=mode, dataset=None,
-               backend=keras.backend.backend(), registry=REGISTRY, echo=lambda s: None)
-        images = np.load(out)["images"]
-        assert images.dtype == np.float32 and images.shape[1:] == SHAPE and 0 <= images.min() <= images.max() <= 1
     with pytest.raises(ZooError, match="2-D latent space"):
         sample(str(run), num=None, seed=0, class_index=None, out=None, mode="latent-plot", dataset=None,
                backend=keras.backend.backend(), registry=REGISTRY, echo=lambda s: None)
 
 
 def test_presets_take_any_gan_loss_by_name():
-    for preset in ("aae-mnist", "aae-fashion-mnist"):
-        resolved = resolve_run(REGISTRY, preset, loss="least-squares")
-        assert resolved.config.loss == "least-squares" and resolved.config.model == "aae"
-        assert resolve_run(REGISTRY, preset).config.loss == "non-saturating"
-        with pytest.raises(ZooError, match="is for vae models and cannot train 'aae'"):
-            resolve_run(REGISTRY, preset, loss="elbo")
+    check_presets_take_loss("aae", "least-squares", "non-saturating")
 
 
 # === Errors a user can cause ===
@@ -221,17 +182,8 @@ def test_presets_take_any_gan_loss_by_name():
     ("discriminator_learning_rate=-1", "'discriminator_learning_rate' must be positive"),
 ])
 def test_bad_config_values_are_clear_errors(setting, message):
-    key = setting.split("=")[0]
-    sets = [s for s in overrides("aae") if s.split("=")[0] != key]
-    with pytest.raises(ZooError, match=message.replace("[", r"\[")) as info:
-        resolve_run(REGISTRY, "aae", dataset=DATASET, overrides=[*sets, setting])
-    assert "\n" not in str(info.value)
+    check_bad_setting("aae", setting, message)
 
 
 def test_an_image_size_the_decoder_cannot_make_is_a_clear_error():
-    from zoo_core.specs import DataInfo
-    from zoo_core.training import build_model
-
-    resolved = resolve_run(REGISTRY, "aae", dataset=DATASET, overrides=overrides("aae", decoder_filters=[8, 8, 8, 8, 8]))
-    with pytest.raises(ZooError, match="divisible by 32 .*decoder_filters"):
-        build_model(resolved, DataInfo(SHAPE, None))
+    check_image_size_error("aae", "decoder_filters")

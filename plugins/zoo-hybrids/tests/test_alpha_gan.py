@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import (DATASET, GAN_LOSSES, REGISTRY, SHAPE, TINY, build, gradients, norm, numpy, overrides,
-                          snapshot, tiny_images)
-from zoo_core.errors import ZooError
-from zoo_core.resolve import resolve_run
+from hybrids_tiny import (GAN_LOSSES, SHAPE, TINY, build, check_bad_setting, check_presets_take_loss,
+                          check_save_and_load, check_zoo_train_and_sample, gradients, norm, numpy, snapshot,
+                          tiny_images)
 
 METRICS = {"reconstruction", "e_loss", "g_loss", "d_loss", "c_loss", "d_real", "d_recon", "d_fake", "c_real",
            "c_fake"}
@@ -60,7 +59,7 @@ def test_what_zoo_uses():
 def test_eval_offers_sample_metrics_but_no_likelihood():
     from zoo_core.evaluation.evaluate import applicable
 
-    assert applicable(build("alpha-gan")) == ["fd", "kid", "coverage"]
+    assert applicable(build("alpha-gan")) == ["reconstruction", "fd", "kid", "coverage"]
 
 
 # === Routing ===
@@ -143,55 +142,19 @@ def test_no_network_update_moves_another_networks_weights(active):
 
 
 def test_save_and_load_keep_weights_and_all_four_optimizers(tmp_path):
-    import keras
-
     model = build("alpha-gan", code_discriminator_learning_rate=5e-4)
-    model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")  # safe mode stays on
-    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    rates = [float(numpy(o.learning_rate)) for o in loaded.optimizer.optimizers]
-    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    assert [int(numpy(o.iterations)) for o in loaded.optimizer.optimizers] == [2, 2, 2, 2]
-    np.testing.assert_allclose(model.generate(3, seed=7), loaded.generate(3, seed=7), atol=1e-6)
+    check_save_and_load(model, tmp_path, rates=[1e-3, 1e-3, 1e-3, 5e-4], iterations=[2, 2, 2, 2])
 
 
 # === zoo train, sample ===
 
 
 def test_zoo_train_writes_samples_reconstructions_and_metrics_and_zoo_sample_reads_it(tmp_path):
-    import keras
-
-    from zoo_core.evaluation.commands import sample
-    from zoo_core.training import train_run
-
-    resolved = resolve_run(REGISTRY, "alpha-gan", dataset=DATASET, loss="wasserstein",
-                           overrides=[*overrides("alpha-gan"), "epochs=2", "batch_size=16", "grid_size=4"])
-    run = tmp_path / "run"
-    result = train_run(resolved, run, backend=keras.backend.backend(), echo=lambda s: None, verbose=0)
-    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert METRICS | {"gp"} | {f"val_{m}" for m in METRICS} <= set(header)
-    for key in METRICS:
-        assert np.isfinite(result.metrics[key]), key
-    for folder in ("samples", "reconstructions"):
-        for epoch in (1, 2):
-            assert (run / folder / f"epoch-{epoch:03d}.png").is_file(), (folder, epoch)
-    out = tmp_path / "r.npz"
-    sample(str(run), num=4, seed=0, class_index=None, out=str(out), mode="reconstruct", dataset=None,
-           backend=keras.backend.backend(), registry=REGISTRY, echo=lambda s: None)
-    assert np.load(out)["images"].shape == (4, *SHAPE)
+    check_zoo_train_and_sample("alpha-gan", "wasserstein", METRICS | {"gp"}, [("reconstruct", 4)], tmp_path)
 
 
 def test_presets_take_any_gan_loss_by_name():
-    for preset in ("alpha-gan-mnist", "alpha-gan-fashion-mnist"):
-        assert resolve_run(REGISTRY, preset, loss="hinge").config.loss == "hinge"
-        assert resolve_run(REGISTRY, preset).config.loss == "non-saturating"
-        with pytest.raises(ZooError, match="is for vae models and cannot train 'alpha-gan'"):
-            resolve_run(REGISTRY, preset, loss="elbo")
+    check_presets_take_loss("alpha-gan", "hinge", "non-saturating")
 
 
 # === Errors a user can cause ===
@@ -204,8 +167,4 @@ def test_presets_take_any_gan_loss_by_name():
     ("latent_dim=0", "'latent_dim' must be at least 1, got 0"),
 ])
 def test_bad_config_values_are_clear_errors(setting, message):
-    key = setting.split("=")[0]
-    sets = [s for s in overrides("alpha-gan") if s.split("=")[0] != key]
-    with pytest.raises(ZooError, match=message.replace("[", r"\[")) as info:
-        resolve_run(REGISTRY, "alpha-gan", dataset=DATASET, overrides=[*sets, setting])
-    assert "\n" not in str(info.value)
+    check_bad_setting("alpha-gan", setting, message)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import (DATASET, GAN_LOSSES, REGISTRY, SHAPE, TINY, build, gradients, norm, numpy, overrides,
-                          snapshot, tiny_images)
-from zoo_core.errors import ZooError
-from zoo_core.resolve import resolve_run
+from hybrids_tiny import (GAN_LOSSES, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
+                          check_presets_take_loss, check_save_and_load, check_zoo_train_and_sample, gradients, norm,
+                          numpy, snapshot, tiny_images)
 
 METRICS = {"d_loss", "eg_loss", "d_real", "d_fake", "mse"}
 NETWORKS = ("encoder", "generator", "discriminator")
@@ -69,7 +68,7 @@ def test_generate_is_deterministic_for_a_seed():
 def test_eval_offers_sample_metrics_but_no_likelihood():
     from zoo_core.evaluation.evaluate import applicable
 
-    assert applicable(build("bigan")) == ["fd", "kid", "coverage"]
+    assert applicable(build("bigan")) == ["reconstruction", "fd", "kid", "coverage"]
 
 
 # === Routing: which phase reaches which network ===
@@ -170,62 +169,21 @@ def test_the_joint_gradient_penalty_trains_the_discriminator_only():
 
 @pytest.mark.parametrize("encoder", ["deterministic", "gaussian"])
 def test_save_and_load_keep_weights_and_all_three_optimizers(tmp_path, encoder):
-    import keras
-
     model = build("bigan", encoder=encoder, encoder_learning_rate=5e-4, discriminator_learning_rate=2e-4)
-    model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras")  # safe mode stays on
-    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+    loaded = check_save_and_load(model, tmp_path, rates=[5e-4, 1e-3, 2e-4], iterations=[2, 2, 2])
     assert loaded.get_config()["encoder"] == encoder
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    rates = [float(numpy(o.learning_rate)) for o in loaded.optimizer.optimizers]
-    assert rates == pytest.approx([5e-4, 1e-3, 2e-4])
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_array_equal(numpy(a), numpy(b))
-    assert [int(numpy(o.iterations)) for o in loaded.optimizer.optimizers] == [2, 2, 2]
-    np.testing.assert_allclose(model.generate(3, seed=7), loaded.generate(3, seed=7), atol=1e-6)
-    images = tiny_images(3)
-    np.testing.assert_allclose(model.reconstruct(images), loaded.reconstruct(images), atol=1e-6)
 
 
 # === zoo train, sample, eval ===
 
 
 def test_zoo_train_writes_samples_reconstructions_and_metrics_and_zoo_sample_reads_it(tmp_path):
-    import keras
-
-    from zoo_core.evaluation.commands import sample
-    from zoo_core.training import train_run
-
-    resolved = resolve_run(REGISTRY, "bigan", dataset=DATASET, loss="least-squares",
-                           overrides=[*overrides("bigan"), "epochs=2", "batch_size=16", "grid_size=4"])
-    run = tmp_path / "run"
-    result = train_run(resolved, run, backend=keras.backend.backend(), echo=lambda s: None, verbose=0)
-    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert METRICS | {f"val_{m}" for m in METRICS} <= set(header)
-    for key in METRICS:
-        assert np.isfinite(result.metrics[key]), key
-    assert (run / "model.keras").is_file()
-    for folder in ("samples", "reconstructions"):
-        for epoch in (1, 2):
-            assert (run / folder / f"epoch-{epoch:03d}.png").is_file(), (folder, epoch)
-    for mode, num in (("reconstruct", 4), ("interpolate", 2), (None, 4)):
-        out = tmp_path / f"{mode}.npz"
-        sample(str(run), num=num, seed=0, class_index=None, out=str(out), mode=mode, dataset=None,
-               backend=keras.backend.backend(), registry=REGISTRY, echo=lambda s: None)
-        images = np.load(out)["images"]
-        assert images.dtype == np.float32 and images.shape[1:] == SHAPE and 0 <= images.min() <= images.max() <= 1
+    check_zoo_train_and_sample("bigan", "least-squares", METRICS, [("reconstruct", 4), ("interpolate", 2), (None, 4)],
+                               tmp_path)
 
 
 def test_presets_take_any_gan_loss_by_name():
-    for preset in ("bigan-mnist", "bigan-fashion-mnist"):
-        resolved = resolve_run(REGISTRY, preset, loss="hinge")
-        assert resolved.config.loss == "hinge" and resolved.config.model == "bigan"
-        assert resolve_run(REGISTRY, preset).config.loss == "non-saturating"
-        with pytest.raises(ZooError, match="is for vae models and cannot train 'bigan'"):
-            resolve_run(REGISTRY, preset, loss="elbo")
+    check_presets_take_loss("bigan", "hinge", "non-saturating")
 
 
 # === Errors a user can cause ===
@@ -241,18 +199,8 @@ def test_presets_take_any_gan_loss_by_name():
     ("encoder_learning_rate=0", "'encoder_learning_rate' must be positive, got 0"),
 ])
 def test_bad_config_values_are_clear_errors(setting, message):
-    key = setting.split("=")[0]
-    sets = [s for s in overrides("bigan") if s.split("=")[0] != key]
-    with pytest.raises(ZooError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")) as info:
-        resolve_run(REGISTRY, "bigan", dataset=DATASET, overrides=[*sets, setting])
-    assert "\n" not in str(info.value)
+    check_bad_setting("bigan", setting, message)
 
 
 def test_an_image_size_the_generator_cannot_make_is_a_clear_error():
-    from zoo_core.specs import DataInfo
-    from zoo_core.training import build_model
-
-    resolved = resolve_run(REGISTRY, "bigan", dataset=DATASET,
-                           overrides=overrides("bigan", generator_filters=[8, 8, 8, 8, 8]))
-    with pytest.raises(ZooError, match="divisible by 32 .*generator_filters"):
-        build_model(resolved, DataInfo(SHAPE, None))
+    check_image_size_error("bigan", "generator_filters")

@@ -39,7 +39,7 @@ class HybridModel(MultiNetworkModel):
 
     def _loss(self):
         if self.loss_fn is None:
-            raise RuntimeError(f"this {self.title} has no GAN loss attached; train it with `zoo train` "
+            raise RuntimeError(f"this {self.title} has no loss attached; train it with `zoo train` "
                                "or set model.loss_fn")
         return self.loss_fn
 

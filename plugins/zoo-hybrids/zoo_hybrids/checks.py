@@ -35,11 +35,11 @@ def learning_rates(config, *networks: str) -> None:
             raise ValueError(f"'{name}' must be positive, got {value}")
 
 
-def mnist_presets(model: str, about: str, model_config: dict, train: dict) -> list:
+def mnist_presets(model: str, about: str, model_config: dict, train: dict, loss: str = "non-saturating") -> list:
     """``MODEL-mnist`` and ``MODEL-fashion-mnist``: the same recipe on each data set."""
     from zoo_core.specs import PresetSpec
 
     return [PresetSpec(name=f"{model}-{dataset}", description=f"{about} on {title}", model=model, dataset=dataset,
-                       loss="non-saturating", model_config=dict(model_config), train=dict(train))
+                       loss=loss, model_config=dict(model_config), train=dict(train))
             for dataset, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"))]
 
