@@ -30,6 +30,8 @@ TINY = {
                   "code_discriminator_units": [8]},
     "soft-introvae": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "decoder_filters": [8, 4],
                       "kernel_size": 3},
+    "vq-vae": {"num_codes": 6, "code_dim": 3, "encoder_filters": [4, 8], "decoder_filters": [8, 4], "kernel_size": 3,
+               "prior_filters": 8, "prior_layers": 1},
 }
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from zoo_core.hookspecs import hookimpl
 
-from . import aae, alpha_gan, bigan, soft_introvae
+from . import aae, alpha_gan, bigan, soft_introvae, vq_vae
 
-FAMILIES = (aae, bigan, alpha_gan, soft_introvae)
+FAMILIES = (aae, bigan, alpha_gan, soft_introvae, vq_vae)
 
 
 @hookimpl
