@@ -17,6 +17,8 @@ from zoo_core.specs import DataInfo, Dataset, DatasetSpec
 
 SHAPE = (16, 16, 1)
 DATASET = "hybrids-tiny"
+LABELLED = "hybrids-tiny-labelled"
+CLASSES = 4
 GAN_LOSSES = ["minimax", "non-saturating", "wasserstein", "hinge", "least-squares"]
 
 #: Tiny configs, by model name.
@@ -30,6 +32,8 @@ TINY = {
                   "code_discriminator_units": [8]},
     "soft-introvae": {"latent_dim": 3, "encoder_filters": [4, 8], "encoder_units": 8, "decoder_filters": [8, 4],
                       "kernel_size": 3},
+    "labelled-aae": {"latent_dim": 4, "encoder_filters": [4, 8], "encoder_units": 8, "decoder_filters": [8, 4],
+                     "kernel_size": 3, "discriminator_units": [8]},
     "vq-vae": {"num_codes": 6, "code_dim": 3, "encoder_filters": [4, 8], "decoder_filters": [8, 4], "kernel_size": 3,
                "prior_filters": 8, "prior_layers": 1},
 }
@@ -45,9 +49,22 @@ def tiny_images(n, shape=SHAPE, seed=0):
     return images
 
 
+def tiny_labels(images):
+    """The quadrant (0 to 3) that holds each square's brightest corner."""
+    h, w = images.shape[1] // 2, images.shape[2] // 2
+    sums = np.array([[im[:h, :w].sum(), im[:h, w:].sum(), im[h:, :w].sum(), im[h:, w:].sum()] for im in images[..., 0]])
+    return sums.argmax(axis=1).astype(np.int64)
+
+
 def tiny_data(arg=None, image_size=None):
     x = tiny_images(40)
     return Dataset(DATASET, x[:32], x[32:], source="generated")
+
+
+def tiny_labelled_data(arg=None, image_size=None):
+    x = tiny_images(40)
+    y = tiny_labels(x)
+    return Dataset(LABELLED, x[:32], x[32:], y[:32], y[32:], num_classes=CLASSES, source="generated")
 
 
 class TinyData:
@@ -57,7 +74,9 @@ class TinyData:
 
     @hookimpl
     def zoo_datasets(self):
-        return [DatasetSpec(DATASET, "40 squares", load=tiny_data, image_shape=SHAPE)]
+        return [DatasetSpec(DATASET, "40 squares", load=tiny_data, image_shape=SHAPE),
+                DatasetSpec(LABELLED, "40 squares, labelled by quadrant", load=tiny_labelled_data, image_shape=SHAPE,
+                            num_classes=CLASSES)]
 
 
 REGISTRY = load_registry(plugins=[TinyData()])
@@ -76,7 +95,8 @@ def build(model, loss=None, optimizer=None, registry=REGISTRY, **overrides):
     spec = registry.model(model)
     loss = make_loss(loss or spec.default_loss, registry) if loss is None or isinstance(loss, str) else loss
     keras.utils.set_random_seed(0)
-    built = spec.build(make_config(spec.config, {**TINY[model], **overrides}), DataInfo(SHAPE, None), loss)
+    classes = CLASSES if spec.needs_labels else None
+    built = spec.build(make_config(spec.config, {**TINY[model], **overrides}), DataInfo(SHAPE, classes), loss)
     built.compile(optimizer=optimizer or keras.optimizers.Adam(1e-3, beta_1=0.5))
     return built
 
@@ -129,7 +149,9 @@ def check_save_and_load(model, tmp_path, rates, iterations):
     samples and reconstructs all come back."""
     import keras
 
-    model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0)
+    images = tiny_images(16)
+    data = (images, tiny_labels(images)) if getattr(model, "conditional", False) else (images,)
+    model.fit(*data, batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")  # safe mode stays on
     assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
@@ -146,7 +168,7 @@ def check_save_and_load(model, tmp_path, rates, iterations):
     return loaded
 
 
-def check_zoo_train_and_sample(name, loss, metrics, modes, tmp_path, extra=()):
+def check_zoo_train_and_sample(name, loss, metrics, modes, tmp_path, extra=(), dataset=DATASET):
     """``zoo train`` for two epochs (metrics.csv holds ``metrics`` and their
     ``val_`` versions, all finite; grids of samples and reconstructions each
     epoch), then ``zoo sample`` in each of ``modes`` reads the run."""
@@ -155,7 +177,7 @@ def check_zoo_train_and_sample(name, loss, metrics, modes, tmp_path, extra=()):
     from zoo_core.evaluation.commands import sample
     from zoo_core.training import train_run
 
-    resolved = resolve_run(REGISTRY, name, dataset=DATASET, loss=loss,
+    resolved = resolve_run(REGISTRY, name, dataset=dataset, loss=loss,
                            overrides=[*overrides(name), "epochs=2", "batch_size=16", "grid_size=4", *extra])
     run = tmp_path / "run"
     result = train_run(resolved, run, backend=keras.backend.backend(), echo=lambda s: None, verbose=0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import DATASET, REGISTRY, TINY, numpy, overrides
+from hybrids_tiny import DATASET, LABELLED, REGISTRY, TINY, numpy, overrides
 from zoo_core.resolve import resolve_run
 
 
@@ -22,8 +22,10 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(name, tmp_path):
     backend = keras.backend.backend()
     quiet = {"backend": backend, "echo": lambda s: None, "verbose": 0}
 
+    dataset = LABELLED if REGISTRY.model(name).needs_labels else DATASET
+
     def run(epochs, folder):
-        resolved = resolve_run(REGISTRY, name, dataset=DATASET,
+        resolved = resolve_run(REGISTRY, name, dataset=dataset,
                                overrides=[*overrides(name), f"epochs={epochs}", "batch_size=16", "seed=1"])
         train_run(resolved, tmp_path / folder, **quiet)
 

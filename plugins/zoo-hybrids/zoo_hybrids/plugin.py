@@ -18,7 +18,7 @@ FAMILIES = (aae, bigan, alpha_gan, soft_introvae, vq_vae)
 
 @hookimpl
 def zoo_models():
-    return [family.MODEL for family in FAMILIES]
+    return [model for family in FAMILIES for model in getattr(family, "MODELS", [family.MODEL])]
 
 
 @hookimpl

@@ -64,13 +64,44 @@ class AAEConfig:
         checks.learning_rates(self, "encoder", "decoder", "discriminator", "generator")
 
 
-# === Builder (imports Keras only when called) ===
+@dataclass(frozen=True)
+class LabelledAAEConfig(AAEConfig):
+    """The adversarial autoencoder with label information in its prior
+    (Makhzani et al. 2015, section 2.3): one Gaussian component per class,
+    and a discriminator that sees each code beside its class. Needs a
+    labelled data set.
+
+    Attributes:
+        mixture_radius: each component's mean is this far from the origin
+            (along its own axis when ``latent_dim`` >= the number of classes,
+            else on a circle in the first two axes).
+        mixture_std: each component's standard deviation, per axis.
+    """
+
+    latent_dim: int = 10
+    mixture_radius: float = 3.0
+    mixture_std: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("mixture_radius", "mixture_std"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"'{name}' must be positive, got {getattr(self, name)}")
+
+
+# === Builders (import Keras only when called) ===
 
 
 def _build(config, data, loss):
     from . import model
 
     return model.build(config, data, loss)
+
+
+def _build_labelled(config, data, loss):
+    from . import model
+
+    return model.build_labelled(config, data, loss)
 
 
 MODEL = ModelSpec(
@@ -81,6 +112,17 @@ MODEL = ModelSpec(
     loss_interface=checks.INTERFACE,
     default_loss="non-saturating",
 )
+
+LABELLED_MODEL = ModelSpec(
+    name="labelled-aae",
+    description="Makhzani et al. (2015) adversarial autoencoder with one prior component per class (sec. 2.3)",
+    config=LabelledAAEConfig,
+    build=_build_labelled,
+    loss_interface=checks.INTERFACE,
+    default_loss="non-saturating",
+    needs_labels=True,
+)
+MODELS = [MODEL, LABELLED_MODEL]
 
 # === Presets ===
 
@@ -94,4 +136,7 @@ _TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 1e-3, "beta_1
 PRESETS = checks.mnist_presets(
     "aae", "Makhzani et al. (2015) adversarial autoencoder (8-D code, N(0, I) prior)",
     _MODEL, {**_TRAIN, "epochs": 20},
+) + checks.mnist_presets(
+    "labelled-aae", "Makhzani et al. (2015) adversarial autoencoder, one 10-D prior component per class",
+    {**_MODEL, "latent_dim": 10}, {**_TRAIN, "epochs": 20},
 )

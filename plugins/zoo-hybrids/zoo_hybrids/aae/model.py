@@ -13,6 +13,14 @@ gives images. Each step runs the paper's two phases in its order (section 2):
 The adversarial terms are any ``"gan"`` loss found by name in zoo's registry
 (zoo-gan's non-saturating by default), so every GAN loss trains it.
 
+``labelled-aae`` is the paper's section 2.3: the prior is a mixture with one
+Gaussian per class, and the discriminator sees a one-hot label beside each
+code: prior draws with the class of their component, codes E(x) with the
+class of x. The encoder then maps each class onto its own component, and
+generating from a component gives images of its class. (The paper's extra
+"unlabelled" class for semi-supervised data is not offered: every image
+must have a label.)
+
 Deviations from the paper: Adam, not SGD with momentum; conv networks, not
 its MLPs; the encoder's two roles each have their own optimizer (networks
 ``encoder`` and ``generator`` are the same sub-model), as common
@@ -50,6 +58,32 @@ def build(config, data, loss):
     return model
 
 
+def build_labelled(config, data, loss):
+    """A ``labelled-aae`` from a :class:`~zoo_hybrids.aae.LabelledAAEConfig`: one prior component per class."""
+    if not data.num_classes:
+        raise ValueError("labelled-aae puts one prior component per class and needs the number of classes: "
+                         "use a labelled data set")
+    model = AdversarialAutoencoder(image_shape=tuple(data.image_shape), num_classes=int(data.num_classes),
+                                   **asdict(config))
+    model.loss_fn = nets.check_gan_loss(loss, "the adversarial autoencoder")
+    return model
+
+
+def mixture_means(num_classes, latent_dim, radius):
+    """One component mean per class, ``radius`` from the origin: along the
+    first ``num_classes`` axes when the code has that many dimensions, else
+    evenly spaced on a circle in the first two (on a line for a 1-D code)."""
+    means = np.zeros((num_classes, latent_dim), np.float32)
+    if latent_dim >= num_classes:
+        means[np.arange(num_classes), np.arange(num_classes)] = radius
+    elif latent_dim >= 2:
+        angles = 2.0 * np.pi * np.arange(num_classes) / num_classes
+        means[:, 0], means[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+    else:
+        means[:, 0] = np.linspace(-radius, radius, num_classes)
+    return means
+
+
 def reconstruction_error(kind, images, reconstructions):
     """Per-image sum over pixels, batch mean: binary cross-entropy or squared error."""
     x, r = nets.f32(images), nets.f32(reconstructions)
@@ -75,7 +109,8 @@ class AdversarialAutoencoder(HybridModel):
     def __init__(self, image_shape, latent_dim=8, encoder_filters=(32, 64), encoder_units=256,
                  decoder_filters=(64, 32), kernel_size=4, discriminator_units=(256, 256), reconstruction="bce",
                  encoder_learning_rate=None, decoder_learning_rate=None, discriminator_learning_rate=None,
-                 generator_learning_rate=None, seed=None, **kwargs):
+                 generator_learning_rate=None, num_classes=None, mixture_radius=3.0, mixture_std=0.5, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.latent_dim = int(latent_dim)
@@ -91,6 +126,11 @@ class AdversarialAutoencoder(HybridModel):
         self.decoder_learning_rate = decoder_learning_rate
         self.discriminator_learning_rate = discriminator_learning_rate
         self.generator_learning_rate = generator_learning_rate
+        #: With a number of classes: the label-conditioned mixture prior (``labelled-aae``).
+        self.num_classes = int(num_classes) if num_classes else None
+        self.mixture_radius, self.mixture_std = float(mixture_radius), float(mixture_std)
+        if self.num_classes:
+            self.means = mixture_means(self.num_classes, self.latent_dim, self.mixture_radius)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.track("reconstruction", "mse", "d_loss", "g_loss", "d_real", "d_fake", "wasserstein", "gp")
@@ -102,7 +142,9 @@ class AdversarialAutoencoder(HybridModel):
                                          self.kernel_size, [("z", self.latent_dim)])
         self.decoder = nets.conv_decoder(self.image_shape, self.latent_dim, self.decoder_filters, self.kernel_size,
                                          "sigmoid")
-        z = keras.Input((self.latent_dim,), name="z")
+        # With labels, the discriminator sees the code and its class's one-hot vector side by side.
+        width = self.latent_dim + (self.num_classes or 0)
+        z = keras.Input((width,), name="z")
         score = layers.Dense(1, name="score")(nets.mlp(z, self.discriminator_units))
         self.discriminator = keras.Model(z, score, name="discriminator")
         self.built = True  # every network is functional: all weights exist
@@ -121,17 +163,50 @@ class AdversarialAutoencoder(HybridModel):
             Phase("generator", self.generator_phase),
         ]
 
+    @property
+    def conditional(self) -> bool:
+        return bool(self.num_classes)
+
+    # --- labels ---
+
+    def prepare_batch(self, data):
+        """A fit batch -> images (and, with a mixture prior, their int labels)."""
+        if not self.conditional:
+            return super().prepare_batch(data)
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.to_model_range(x), ops.reshape(ops.cast(y, "int32"), (-1,))
+
+    def _images(self, batch):
+        return batch[0] if self.conditional else batch
+
+    def judged(self, z, labels):
+        """The discriminator's input: the code, beside its class's one-hot vector when labelled."""
+        if labels is None:
+            return z
+        return ops.concatenate([nets.f32(z), ops.one_hot(labels, self.num_classes, dtype="float32")], axis=-1)
+
+    def prior_for(self, labels, noise):
+        """Prior draws from standard normal ``noise``: the noise itself, or with
+        labels their classes' components."""
+        if labels is None:
+            return noise
+        return ops.take(ops.convert_to_tensor(self.means), labels, axis=0) + self.mixture_std * noise
+
     # --- the phases ---
 
-    def reconstruction_phase(self, images, training=True):
+    def reconstruction_phase(self, batch, training=True):
+        images = self._images(batch)
         reconstructions = self.decoder(self.encoder(images, training=training), training=training)
         loss = reconstruction_error(self.reconstruction, images, reconstructions)
         mse = ops.mean(ops.square(nets.f32(images) - nets.f32(reconstructions)))
         return loss, {"reconstruction": loss, "mse": mse}
 
-    def with_codes(self, images, training=True):
-        """Prior draws and codes for the discriminator (no gradient flows through prepare)."""
-        return self.prior(ops.shape(images)[0]), self.encoder(images, training=training)
+    def with_codes(self, batch, training=True):
+        """Prior draws and codes for the discriminator (no gradient flows through
+        prepare); with labels, the draws come from the batch's classes' components."""
+        images, labels = (batch if self.conditional else (batch, None))
+        z_prior = self.prior_for(labels, self.prior(ops.shape(images)[0]))
+        return self.judged(z_prior, labels), self.judged(self.encoder(images, training=training), labels)
 
     def discriminator_phase(self, batch, training=True):
         z_prior, codes = batch
@@ -151,18 +226,46 @@ class AdversarialAutoencoder(HybridModel):
         terms["d_loss"] = loss
         return loss, terms
 
-    def generator_phase(self, images, training=True):
-        codes = self.encoder(images, training=training)
+    def generator_phase(self, batch, training=True):
+        images, labels = (batch if self.conditional else (batch, None))
+        codes = self.judged(self.encoder(images, training=training), labels)
         loss = self._loss().generator(nets.f32(self.discriminator(codes, training=training)))
         return loss, {"g_loss": loss}
 
     def call(self, images, training=False):
-        """A [0, 1] batch: its codes, their reconstructions and the discriminator's scores of the codes."""
+        """A [0, 1] batch: its codes and their reconstructions (and, unlabelled,
+        the discriminator's scores of the codes)."""
         z = self.encoder(images, training=training)
-        return {"z": z, "reconstruction": self.decoder(z, training=training),
-                "score": self.discriminator(z, training=training)}
+        out = {"z": z, "reconstruction": self.decoder(z, training=training)}
+        if not self.conditional:
+            out["score"] = self.discriminator(z, training=training)
+        return out
 
     # --- what zoo's grids, zoo sample and zoo eval use ---
+
+    def generate(self, num_samples, seed=None, labels=None):
+        """Images of ``num_samples`` prior draws; float32 in [0, 1]. With a
+        mixture prior, ``labels`` (N,) picks each draw's component (default:
+        the classes in turn)."""
+        if not self.conditional:
+            return super().generate(num_samples, seed=seed)
+        n = int(num_samples)
+        labels = np.arange(n) % self.num_classes if labels is None else np.asarray(labels).reshape(-1)
+        if len(labels) != n or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.num_classes:
+            raise ValueError(f"labels must be {n} ints in [0, {self.num_classes})")
+        noise = keras.random.normal((n, self.latent_dim), seed=seed)
+        z = self.prior_for(ops.convert_to_tensor(labels.astype(np.int32)), noise)
+        return self.decode(ops.convert_to_numpy(z))
+
+    def sample_grid(self, grid_size, seed=None):
+        """Unlabelled: ``grid_size`` squared samples. Labelled: one row per
+        class, column j with the same noise in every row."""
+        columns = int(grid_size)
+        if not self.conditional:
+            return self.generate(columns * columns, seed=seed), columns
+        noise = ops.convert_to_numpy(keras.random.normal((columns, self.latent_dim), seed=seed))
+        z = self.means.repeat(columns, axis=0) + self.mixture_std * np.tile(noise, (self.num_classes, 1))
+        return self.decode(z), columns
 
     def encode(self, images):
         """``(z, log_var)`` for a batch of [0, 1] images, shaped like a VAE's
@@ -188,6 +291,9 @@ class AdversarialAutoencoder(HybridModel):
             "decoder_learning_rate": self.decoder_learning_rate,
             "discriminator_learning_rate": self.discriminator_learning_rate,
             "generator_learning_rate": self.generator_learning_rate,
+            "num_classes": self.num_classes,
+            "mixture_radius": self.mixture_radius,
+            "mixture_std": self.mixture_std,
             "seed": self.seed,
         }
 

@@ -84,7 +84,9 @@ class VectorQuantizer(layers.Layer):
                                           trainable=False)
             self.sums = self.add_weight(shape=(self.num_codes, self.code_dim), initializer="zeros", name="sums",
                                         trainable=False)
-            self.sums.assign(self.embeddings.value)  # one vector counted once: the moving averages start at the codes
+            # One vector counted once: the moving averages start at the codes (a copy: two
+            # variables must not share one buffer, which JAX would donate twice).
+            self.sums.assign(ops.copy(self.embeddings.value))
         self.built = True
 
     def nearest(self, flat):
