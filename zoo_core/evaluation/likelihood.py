@@ -147,3 +147,33 @@ def evaluate_likelihood(model, images: np.ndarray, *, k: int = 1000, iwae_images
             "negative_elbo_same_images": float(-subset["elbo"].mean()),
         }
     return result
+
+
+def diagonal_gaussian_terms(encoder, decoder, log_likelihood: Callable, images: np.ndarray, num_samples: int,
+                            seed=None) -> dict:
+    """The ``log_importance_weights`` capability for the common case, in
+    ``keras.ops`` (any backend): an ``encoder`` whose outputs are the mean
+    and log-variance of a diagonal Gaussian q(z|x), the prior N(0, I), and
+    ``log_likelihood(x, decoded)`` -> ``log p(x|z)`` per image, where
+    ``decoded`` is ``decoder(z)`` (logits, means: whatever the likelihood reads).
+
+    Returns ``{"log_px_z", "log_pz", "log_qz_x"}`` as float32 ``(N, k)`` arrays.
+    """
+    import keras
+    from keras import ops
+
+    x = ops.convert_to_tensor(np.asarray(images, np.float32))
+    z_mean, z_log_var = encoder(x, training=False)
+    z_mean = ops.cast(z_mean, "float32")[:, None, :]
+    z_log_var = ops.cast(z_log_var, "float32")[:, None, :]
+    n, k, d = int(x.shape[0]), int(num_samples), int(z_mean.shape[-1])
+    eps = keras.random.normal((n, k, d), seed=seed)
+    z = z_mean + ops.exp(0.5 * z_log_var) * eps
+    half_log_2pi = 0.5 * float(np.log(2.0 * np.pi))
+    log_qz_x = ops.sum(-0.5 * ops.square(eps) - 0.5 * z_log_var - half_log_2pi, axis=-1)
+    log_pz = ops.sum(-0.5 * ops.square(z) - half_log_2pi, axis=-1)
+    decoded = decoder(ops.reshape(z, (n * k, d)), training=False)
+    decoded = ops.reshape(decoded, (n, k, *tuple(decoded.shape[1:])))
+    log_px_z = log_likelihood(x[:, None], decoded)
+    return {name: np.asarray(ops.convert_to_numpy(value), np.float32)
+            for name, value in (("log_px_z", log_px_z), ("log_pz", log_pz), ("log_qz_x", log_qz_x))}

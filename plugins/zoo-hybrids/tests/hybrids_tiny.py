@@ -225,3 +225,25 @@ def check_image_size_error(name, key):
     resolved = resolve_run(REGISTRY, name, dataset=DATASET, overrides=overrides(name, **{key: [8, 8, 8, 8, 8]}))
     with pytest.raises(ZooError, match=f"divisible by 32 .*{key}"):
         build_model(resolved, DataInfo(SHAPE, None))
+
+
+def check_one_network_moves(name, active, **overrides):
+    """Only ``active``'s optimizer has a learning rate: after a step of every
+    phase, the weights of the network it updates have moved (for a network
+    listed under two names, both), every other network's stand still bit for bit."""
+    import keras
+
+    from zoo_core.multinet import NetworkOptimizers
+
+    names = list(build(name, **overrides).networks())
+    rates = {n: (0.1 if n == active else 0.0) for n in names}
+    model = build(name, optimizer=NetworkOptimizers(**{n: keras.optimizers.SGD(r) for n, r in rates.items()}),
+                  **overrides)
+    nets = model.networks()
+    before = {n: snapshot(net.trainable_variables) for n, net in nets.items()}
+    images = tiny_images(8)
+    data = (images, tiny_labels(images)) if getattr(model, "conditional", False) else (images,)
+    model.fit(*data, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for n, net in nets.items():
+        unchanged = all(np.array_equal(a, b) for a, b in zip(snapshot(net.trainable_variables), before[n]))
+        assert unchanged == (net is not nets[active]), f"{n} {'stood still' if unchanged else 'moved'}"

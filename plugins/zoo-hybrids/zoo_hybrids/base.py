@@ -20,6 +20,9 @@ class HybridModel(MultiNetworkModel):
     title = "model"
     #: Terms logged only when the GAN loss has a gradient penalty.
     penalty_terms = ("wasserstein", "gp")
+    #: The constructor's arguments, each kept as an attribute of the same
+    #: name, that ``get_config`` saves (tuples as lists).
+    config_keys: tuple = ()
 
     def image_network(self):
         """The network that maps codes to images (a decoder or generator)."""
@@ -73,3 +76,14 @@ class HybridModel(MultiNetworkModel):
     def reconstruct(self, images):
         """The images of each image's code (its posterior mean); float32 in [0, 1]."""
         return self.decode(self.encode(images)[0])
+
+    # --- saving ---
+
+    def get_config(self):
+        values = {key: getattr(self, key) for key in self.config_keys}
+        return {"name": self.name, "trainable": self.trainable,
+                **{key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -112,21 +112,9 @@ class BaseVAE(keras.Model):
         if log_likelihood is None:
             raise ValueError("this VAE has no likelihood attached (model.loss_fn with log_likelihood); "
                              "rebuild the loss from the run's config")
-        x = ops.convert_to_tensor(np.asarray(images, np.float32))
-        n, k, d = int(x.shape[0]), int(num_samples), self.latent_dim
-        z_mean, z_log_var = self.encoder(x, training=False)
-        z_mean = ops.cast(z_mean, "float32")[:, None, :]
-        z_log_var = ops.cast(z_log_var, "float32")[:, None, :]
-        eps = keras.random.normal((n, k, d), seed=seed)
-        z = z_mean + ops.exp(0.5 * z_log_var) * eps
-        half_log_2pi = 0.5 * float(np.log(2.0 * np.pi))
-        log_qz_x = ops.sum(-0.5 * ops.square(eps) - 0.5 * z_log_var - half_log_2pi, axis=-1)
-        log_pz = ops.sum(-0.5 * ops.square(z) - half_log_2pi, axis=-1)
-        logits = self.decoder(ops.reshape(z, (n * k, d)), training=False)
-        logits = ops.reshape(logits, (n, k, *self.image_shape))
-        log_px_z = log_likelihood(x[:, None], logits)
-        return {name: np.asarray(ops.convert_to_numpy(value), np.float32)
-                for name, value in (("log_px_z", log_px_z), ("log_pz", log_pz), ("log_qz_x", log_qz_x))}
+        from zoo_core.evaluation.likelihood import diagonal_gaussian_terms
+
+        return diagonal_gaussian_terms(self.encoder, self.decoder, log_likelihood, images, num_samples, seed)
 
     def get_config(self):
         return {

@@ -102,6 +102,10 @@ class AdversarialAutoencoder(HybridModel):
 
     output_activation = "sigmoid"
     title = "adversarial autoencoder"
+    config_keys = ("image_shape", "latent_dim", "encoder_filters", "encoder_units", "decoder_filters",
+                   "kernel_size", "discriminator_units", "reconstruction", "encoder_learning_rate",
+                   "decoder_learning_rate", "discriminator_learning_rate", "generator_learning_rate",
+                   "num_classes", "mixture_radius", "mixture_std", "seed")
 
     def image_network(self):
         return self.decoder
@@ -274,29 +278,3 @@ class AdversarialAutoencoder(HybridModel):
         z = ops.convert_to_numpy(self.encoder(ops.convert_to_tensor(np.asarray(images, np.float32)),
                                               training=False)).astype(np.float32)
         return z, np.full_like(z, POINT_MASS_LOG_VAR)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "encoder_filters": list(self.encoder_filters),
-            "encoder_units": self.encoder_units,
-            "decoder_filters": list(self.decoder_filters),
-            "kernel_size": self.kernel_size,
-            "discriminator_units": list(self.discriminator_units),
-            "reconstruction": self.reconstruction,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "decoder_learning_rate": self.decoder_learning_rate,
-            "discriminator_learning_rate": self.discriminator_learning_rate,
-            "generator_learning_rate": self.generator_learning_rate,
-            "num_classes": self.num_classes,
-            "mixture_radius": self.mixture_radius,
-            "mixture_std": self.mixture_std,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -61,6 +61,10 @@ class AlphaGAN(HybridModel):
 
     output_activation = "tanh"
     title = "α-GAN"
+    config_keys = ("image_shape", "latent_dim", "encoder_filters", "encoder_units", "generator_filters",
+                   "kernel_size", "discriminator_filters", "discriminator_units", "code_discriminator_units",
+                   "reconstruction_weight", "encoder_learning_rate", "generator_learning_rate",
+                   "discriminator_learning_rate", "code_discriminator_learning_rate", "seed")
     penalty_terms = ('gp',)
 
     def image_network(self):
@@ -192,28 +196,3 @@ class AlphaGAN(HybridModel):
         x = self.to_model_range(ops.convert_to_tensor(np.asarray(images, np.float32)))
         z = ops.convert_to_numpy(self.encoder(x, training=False)).astype(np.float32)
         return z, np.full_like(z, POINT_MASS_LOG_VAR)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "encoder_filters": list(self.encoder_filters),
-            "encoder_units": self.encoder_units,
-            "generator_filters": list(self.generator_filters),
-            "kernel_size": self.kernel_size,
-            "discriminator_filters": list(self.discriminator_filters),
-            "discriminator_units": self.discriminator_units,
-            "code_discriminator_units": list(self.code_discriminator_units),
-            "reconstruction_weight": self.reconstruction_weight,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "generator_learning_rate": self.generator_learning_rate,
-            "discriminator_learning_rate": self.discriminator_learning_rate,
-            "code_discriminator_learning_rate": self.code_discriminator_learning_rate,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

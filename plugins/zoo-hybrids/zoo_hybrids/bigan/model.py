@@ -66,6 +66,9 @@ class BiGAN(HybridModel):
 
     output_activation = "tanh"
     title = "BiGAN"
+    config_keys = ("image_shape", "latent_dim", "encoder_filters", "encoder_units", "generator_filters",
+                   "kernel_size", "discriminator_filters", "discriminator_units", "dropout",
+                   "encoder_learning_rate", "generator_learning_rate", "discriminator_learning_rate", "seed")
 
     def image_network(self):
         return self.generator
@@ -213,25 +216,4 @@ class BiGAN(HybridModel):
                 ops.convert_to_numpy(z_log_var).astype(np.float32))
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "encoder": self.encoder_kind,
-            "encoder_filters": list(self.encoder_filters),
-            "encoder_units": self.encoder_units,
-            "generator_filters": list(self.generator_filters),
-            "kernel_size": self.kernel_size,
-            "discriminator_filters": list(self.discriminator_filters),
-            "discriminator_units": self.discriminator_units,
-            "dropout": self.dropout,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "generator_learning_rate": self.generator_learning_rate,
-            "discriminator_learning_rate": self.discriminator_learning_rate,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), "encoder": self.encoder_kind}

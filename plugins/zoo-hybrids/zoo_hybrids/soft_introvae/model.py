@@ -71,6 +71,8 @@ class SoftIntroVAE(HybridModel):
 
     output_activation = "sigmoid"
     title = "Soft-IntroVAE"
+    config_keys = ("image_shape", "latent_dim", "encoder_filters", "encoder_units", "decoder_filters",
+                   "kernel_size", "encoder_learning_rate", "decoder_learning_rate", "seed")
     penalty_terms = ()
 
     def image_network(self):
@@ -186,35 +188,7 @@ class SoftIntroVAE(HybridModel):
         draws z ~ q(z|x) per image, ``(N, k)`` float32 arrays (zoo eval's
         protocol). p(x|z) is the loss's Gaussian, the one whose ELBO the
         encoder maximises for real images."""
-        x = ops.convert_to_tensor(np.asarray(images, np.float32))
-        n, k, d = int(x.shape[0]), int(num_samples), self.latent_dim
-        mean, log_var = self.encoder(x, training=False)
-        mean, log_var = nets.f32(mean)[:, None, :], nets.f32(log_var)[:, None, :]
-        eps = keras.random.normal((n, k, d), seed=seed)
-        z = mean + ops.exp(0.5 * log_var) * eps
-        half_log_2pi = 0.5 * float(np.log(2.0 * np.pi))
-        log_qz_x = ops.sum(-0.5 * ops.square(eps) - 0.5 * log_var - half_log_2pi, axis=-1)
-        log_pz = ops.sum(-0.5 * ops.square(z) - half_log_2pi, axis=-1)
-        decoded = ops.reshape(self.decoder(ops.reshape(z, (n * k, d)), training=False), (n, k, *self.image_shape))
-        log_px_z = self._loss().log_likelihood(x[:, None], decoded)
-        return {name: np.asarray(ops.convert_to_numpy(value), np.float32)
-                for name, value in (("log_px_z", log_px_z), ("log_pz", log_pz), ("log_qz_x", log_qz_x))}
+        from zoo_core.evaluation.likelihood import diagonal_gaussian_terms
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "latent_dim": self.latent_dim,
-            "encoder_filters": list(self.encoder_filters),
-            "encoder_units": self.encoder_units,
-            "decoder_filters": list(self.decoder_filters),
-            "kernel_size": self.kernel_size,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "decoder_learning_rate": self.decoder_learning_rate,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return diagonal_gaussian_terms(self.encoder, self.decoder, self._loss().log_likelihood, images, num_samples,
+                                       seed)

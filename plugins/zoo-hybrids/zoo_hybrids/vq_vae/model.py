@@ -201,6 +201,9 @@ class VQVAE(HybridModel):
 
     output_activation = "sigmoid"
     title = "VQ-VAE"
+    config_keys = ("image_shape", "num_codes", "code_dim", "encoder_filters", "decoder_filters", "kernel_size",
+                   "codebook", "decay", "prior_filters", "prior_layers", "encoder_learning_rate",
+                   "decoder_learning_rate", "codebook_learning_rate", "prior_learning_rate", "seed")
     penalty_terms = ()
 
     def image_network(self):
@@ -335,28 +338,3 @@ class VQVAE(HybridModel):
         z = ops.convert_to_tensor(np.asarray(z, np.float32).reshape(-1, *self.grid, self.code_dim))
         codes, _ = self.codebook_network(z, training=False)
         return np.clip(ops.convert_to_numpy(self.decoder(codes, training=False)), 0.0, 1.0).astype(np.float32)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": list(self.image_shape),
-            "num_codes": self.num_codes,
-            "code_dim": self.code_dim,
-            "encoder_filters": list(self.encoder_filters),
-            "decoder_filters": list(self.decoder_filters),
-            "kernel_size": self.kernel_size,
-            "codebook": self.codebook,
-            "decay": self.decay,
-            "prior_filters": self.prior_filters,
-            "prior_layers": self.prior_layers,
-            "encoder_learning_rate": self.encoder_learning_rate,
-            "decoder_learning_rate": self.decoder_learning_rate,
-            "codebook_learning_rate": self.codebook_learning_rate,
-            "prior_learning_rate": self.prior_learning_rate,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
