@@ -13,7 +13,8 @@ belong to. A plugin's model takes part by implementing any of these:
 ``image_shape: tuple``
     ``(H, W, C)``; lets zoo check a data set against the model.
 ``reconstruct(images) -> np.ndarray``
-    Images in, reconstructions out (float32 [0, 1]); ``zoo sample --reconstruct``.
+    Images in, reconstructions out (float32 [0, 1]); ``zoo sample --reconstruct``
+    and ``zoo eval``'s reconstruction error (MSE per pixel on test images).
 ``encode(images) -> (z_mean, z_log_var)``, ``decode(z) -> images``, ``latent_dim: int``
     ``--interpolate``, ``--traverse``, and for ``latent_dim == 2`` ``--latent-plot``.
 ``log_importance_weights(images, num_samples, seed=None) -> dict``
