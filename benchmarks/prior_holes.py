@@ -1,0 +1,69 @@
+"""Where an encoder-decoder model's samples lose quality: FD (zoo eval's
+classifier features, against the test set) of
+
+- its reconstructions of test images: what the decoder can draw from codes
+  the encoder gives;
+- its samples, decoded from the prior N(0, I): what ``zoo eval`` measures;
+- decodings of a Gaussian fitted to the aggregated posterior (codes of
+  20,000 train images): the prior moved to where the codes are.
+
+With the aggregated posterior's mean norm and covariance eigenvalues (both
+0 and 1 when it matches N(0, I)). Reconstructions far better than samples
+point at the prior's "holes", regions the codes never visit, not at the
+decoder. Usage::
+
+    python benchmarks/prior_holes.py runs/vaegan-fashion-mnist-...  [more runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--num", type=int, default=5000)
+    args = parser.parse_args(argv)
+
+    from zoo_core.evaluation import metrics as M
+    from zoo_core.evaluation.classifier import get_classifier
+    from zoo_core.evaluation.loading import load_run, pick
+    from zoo_core.evaluation.sampling import generate, reconstruct
+    from zoo_core.registry import load_registry
+
+    registry = load_registry()
+    rng = np.random.default_rng(0)
+    for run in args.runs:
+        loaded = load_run(run, registry)
+        name, data = loaded.dataset(None, registry, echo=lambda s: None)
+        classifier = get_classifier(name, data.x_train, data.y_train, data.num_classes, epochs=3,
+                                    echo=lambda s: None)
+        model, n = loaded.model, args.num
+        mean, log_var = model.encode(data.x_train[:20000])
+        z = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)
+        centre, cov = z.mean(axis=0), np.cov(z.T)
+        eigen = np.linalg.eigvalsh(cov)
+        sets = {
+            "reconstructions": reconstruct(model, data.x_test[pick(data.x_test, n, 1)]),
+            "samples from N(0, I)": generate(model, n, seed=0)[0],
+            "aggregated-posterior Gaussian": model.decode(rng.multivariate_normal(centre, cov, n).astype(np.float32)),
+        }
+        features, probs = classifier.features_and_probabilities(np.concatenate([data.x_test, *sets.values()]))
+        test = features[:len(data.x_test)]
+        print(f"{run}: aggregated posterior mean norm {np.linalg.norm(centre):.2f}, covariance eigenvalues "
+              f"{eigen.min():.2f} to {eigen.max():.2f} (median {np.median(eigen):.2f}); "
+              f"posterior std {np.exp(0.5 * log_var).mean():.3f}")
+        start = len(data.x_test)
+        for label in sets:
+            part = slice(start, start + n)
+            hist = np.bincount(probs[part].argmax(axis=1), minlength=data.num_classes) / n
+            print(f"  {label:32s} FD {M.frechet_distance(features[part], test):6.2f}   rarest class {hist.min():.1%}")
+            start += n
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
