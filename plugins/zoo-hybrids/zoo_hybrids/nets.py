@@ -21,13 +21,19 @@ PACKAGE = "zoo_hybrids"
 # === Checks a model builder makes ===
 
 
-def check_gan_loss(loss, model: str):
-    """Raise unless ``loss`` implements the ``"gan"`` interface."""
-    for method in ("discriminator", "generator"):
+def check_loss(loss, methods, needed_by: str):
+    """Raise unless ``loss`` has every one of ``methods``; ``needed_by`` ends
+    the message (what needs them)."""
+    for method in methods:
         if not callable(getattr(loss, method, None)):
             raise ValueError(f"the loss object {loss!r} has no {method}() method, so it does not implement "
-                             f"the 'gan' loss interface {model}'s adversarial term needs")
+                             f"{needed_by}")
     return loss
+
+
+def check_gan_loss(loss, model: str):
+    """Raise unless ``loss`` implements the ``"gan"`` interface."""
+    return check_loss(loss, ("discriminator", "generator"), f"the 'gan' loss interface {model}'s adversarial term needs")
 
 
 def check_image_size(image_shape, filters, what: str = "decoder_filters"):

@@ -45,12 +45,9 @@ from ..base import HybridModel
 
 def build(config, data, loss):
     """A model for ``data`` from a :class:`~zoo_hybrids.soft_introvae.SoftIntroVAEConfig`, with its loss attached."""
-    for method in ("encoder", "decoder", "log_likelihood"):
-        if not callable(getattr(loss, method, None)):
-            raise ValueError(f"the loss object {loss!r} has no {method}() method, so it is not the "
-                             "'soft-intro' objective Soft-IntroVAE needs")
     model = SoftIntroVAE(image_shape=tuple(data.image_shape), **asdict(config))
-    model.loss_fn = loss
+    model.loss_fn = nets.check_loss(loss, ("encoder", "decoder", "log_likelihood"),
+                                    "the 'soft-intro' objective Soft-IntroVAE needs")
     return model
 
 

@@ -51,11 +51,8 @@ CODEBOOKS = ("ema", "loss")
 
 def build(config, data, loss):
     """A model for ``data`` from a :class:`~zoo_hybrids.vq_vae.VQVAEConfig`, with its loss attached."""
-    for method in ("__call__", "prior"):
-        if not callable(getattr(loss, method, None)) or not hasattr(loss, "commitment"):
-            raise ValueError(f"the loss object {loss!r} is not the 'vq' objective VQ-VAE needs")
     model = VQVAE(image_shape=tuple(data.image_shape), **asdict(config))
-    model.loss_fn = loss
+    model.loss_fn = nets.check_loss(loss, ("__call__", "prior"), "the 'vq' objective VQ-VAE needs")
     return model
 
 
@@ -314,10 +311,12 @@ class VQVAE(HybridModel):
                 grids[:, i, j] = ops.convert_to_numpy(drawn)[:, 0]
         return grids
 
+    def images_of(self, codes):
+        """Decoded code vectors (a grid of them per image) as float32 [0, 1] numpy images."""
+        return np.clip(ops.convert_to_numpy(self.decoder(codes, training=False)), 0.0, 1.0).astype(np.float32)
+
     def decode_code_grids(self, grids):
-        codes = self.quantizer.lookup(ops.convert_to_tensor(np.asarray(grids, np.int32)))
-        images = self.decoder(codes, training=False)
-        return np.clip(ops.convert_to_numpy(images), 0.0, 1.0).astype(np.float32)
+        return self.images_of(self.quantizer.lookup(ops.convert_to_tensor(np.asarray(grids, np.int32))))
 
     def generate(self, num_samples, seed=None):
         """Images of code grids drawn from the learnt PixelCNN prior (never a
@@ -336,5 +335,4 @@ class VQVAE(HybridModel):
     def decode(self, z):
         """Flattened encoder outputs -> quantised -> images in [0, 1]."""
         z = ops.convert_to_tensor(np.asarray(z, np.float32).reshape(-1, *self.grid, self.code_dim))
-        codes, _ = self.codebook_network(z, training=False)
-        return np.clip(ops.convert_to_numpy(self.decoder(codes, training=False)), 0.0, 1.0).astype(np.float32)
+        return self.images_of(self.codebook_network(z, training=False)[0])
