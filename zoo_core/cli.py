@@ -340,6 +340,12 @@ backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax
                               help="Keras backend (default: $KERAS_BACKEND, else the fastest installed).")
 
 
+def pretrained_option(f):
+    return click.option("--pretrained", is_flag=True,
+                        help="RUN is a preset name: use its published weights (no training; 'zoo info PRESET' "
+                             "says whether it has them).")(f)
+
+
 @cli.command()
 @click.argument("run", metavar="RUN")
 @click.option("--num", type=click.IntRange(min=1), help="Images to generate (default 64); for the other modes: "
@@ -354,18 +360,25 @@ backend_option = click.option("--backend", type=click.Choice(["tensorflow", "jax
 @click.option("--latent-plot", is_flag=True, help="2-D latents: the decoded latent grid and a scatter of "
               "test-set means coloured by label.")
 @click.option("--dataset", help="Data for --reconstruct, --interpolate, --latent-plot (default: the run's).")
+@pretrained_option
 @backend_option
 @registry_option
-def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse, latent_plot, dataset, backend,
-           registry_files):
-    """Generate images from a trained run (folder or .keras file)."""
+def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse, latent_plot, dataset, pretrained,
+           backend, registry_files):
+    """Generate images from a trained model.
+
+    RUN is a run folder, a .keras file, an exported model (folder or .zip),
+    an http(s):// URL of one (#sha256=HEX checks it), hf://OWNER/NAME, or
+    with --pretrained a preset name.
+    """
     from .evaluation import commands
 
     modes = [m for m, on in zip(commands.SAMPLE_MODES, (reconstruct, interpolate, traverse, latent_plot)) if on]
     if len(modes) > 1:
         raise ZooError(f"choose one of --{', --'.join(modes)}")
     commands.sample(run, num=num, seed=seed, class_index=class_index, out=out, mode=modes[0] if modes else None,
-                    dataset=dataset, backend=backend, registry=get_registry(registry_files), echo=click.echo)
+                    dataset=dataset, backend=backend, registry=get_registry(registry_files), echo=click.echo,
+                    pretrained=pretrained)
 
 
 @cli.command(name="eval")
@@ -387,16 +400,18 @@ def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse,
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one object, or {runs: [...]}).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw a bar chart of the runs to FILE.png.")
 @click.option("--no-save", is_flag=True, help="Do not write eval.json into the run folders.")
+@pretrained_option
 @backend_option
 @registry_option
 def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, dataset, as_json, plot, no_save,
-          backend, registry_files):
+          pretrained, backend, registry_files):
     """Measure trained runs: likelihood (ELBO, IWAE NLL), reconstruction error, FD, KID, class coverage.
 
     FD, KID and coverage use a classifier zoo trains on the data set's train
     split and caches; each number is shown beside its real-data floor.
     Several runs give one comparison table. Results are also saved as
-    RUN/eval.json.
+    RUN/eval.json (not into exported models). RUN takes what 'zoo sample'
+    takes: a run folder, an exported model, a URL, or a preset with --pretrained.
     """
     from .evaluation import commands
     from .evaluation.evaluate import EvalOptions
@@ -406,7 +421,32 @@ def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, 
     with json_stdout(as_json) as echo:
         commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json, plot=plot,
                           save=not no_save, backend=backend, registry=get_registry(registry_files), echo=echo,
-                          progress=lambda line: click.echo(line, err=True))
+                          progress=lambda line: click.echo(line, err=True), pretrained=pretrained)
+
+
+@cli.command()
+@click.argument("run", metavar="RUN")
+@click.argument("out", metavar="OUT")
+@backend_option
+@registry_option
+def export(run, out, backend, registry_files):
+    """Write RUN as a shareable model: folder OUT, or OUT.zip.
+
+    It holds the weights only (no code), the resolved config.toml,
+    metadata.json (versions, data set, parameter count, eval results, a
+    SHA-256 per file), a model card README.md and a sample grid. Run
+    'zoo eval RUN' first to include its numbers. Every command that takes a
+    run takes the export too, as a path or served from a URL.
+    """
+    from .export import export_run
+    from .hub import sha256_file
+
+    path = export_run(run, out, registry=get_registry(registry_files), backend=backend, echo=click.echo)
+    if path.is_file():
+        click.echo(f"Exported {run} to {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)})")
+        click.echo(f"Serve it and load it with: zoo sample https://HOST/{path.name}#sha256={sha256_file(path)}")
+    else:
+        click.echo(f"Exported {run} to {path}/ (model card: {path / 'README.md'})")
 
 
 @cli.command()

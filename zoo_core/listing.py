@@ -62,8 +62,8 @@ def _rows(registry: Registry, kind: str, pattern: str) -> tuple[list[str], list[
             p = e.spec
             problem = registry.preset_problem(p)
             desc = f"(unavailable: {problem}) {p.description}" if problem else p.description
-            rows.append([p.name, p.model, p.dataset, p.loss or "(default)", desc])
-        return ["NAME", "MODEL", "DATASET", "LOSS", "DESCRIPTION"], rows
+            rows.append([p.name, p.model, p.dataset, p.loss or "(default)", "yes" if p.weights else "-", desc])
+        return ["NAME", "MODEL", "DATASET", "LOSS", "PRETRAINED", "DESCRIPTION"], rows
     rows = [[e.name, e.provider, e.spec.description] for e in entries]
     return ["NAME", "PLUGIN", "DESCRIPTION"], rows
 
@@ -164,7 +164,7 @@ def entry_json(registry: Registry, entry: Entry) -> dict:
         doc.update(model=spec.model, dataset=spec.dataset, loss=spec.loss,
                    model_config=dict(spec.model_config), loss_config=dict(spec.loss_config),
                    train=dict(spec.train), origin=spec.origin,
-                   unavailable=registry.preset_problem(spec))
+                   unavailable=registry.preset_problem(spec), weights=describe_weights(registry, spec))
         doc["invalid"] = None if doc["unavailable"] else preset_config_problem(registry, spec)
     if entry.kind != "preset":
         doc["config"] = fields_json(spec.config)
@@ -209,6 +209,7 @@ def info_text(registry: Registry, entry: Entry) -> str:
         lines.append(f"Train:   {_kv(d['train'])}")
         if not d["invalid"] and not d["unavailable"]:
             lines.append(f"Train it: zoo train {d['name']}   (change anything with --set KEY=VALUE)")
+        lines += weights_lines(d["name"], d["weights"])
         lines.append("\nTraining options (train.*):\n" + _fields_table(TrainConfig))
         return "\n".join(lines)
     lines.append(f"Provided by: plugin '{d['plugin']}'" + (f" ({entry.provider})" if entry.distribution else ""))
@@ -227,6 +228,30 @@ def info_text(registry: Registry, entry: Entry) -> str:
                          + (" (required)" if d["needs_arg"] else " (optional)"))
     lines.append("\nOptions:\n" + _fields_table(entry.spec.config))
     return "\n".join(lines)
+
+
+def describe_weights(registry: Registry, spec) -> dict | None:
+    from .hub import describe_weights as describe
+
+    return describe(registry, spec)
+
+
+def weights_lines(name: str, weights: dict | None) -> list[str]:
+    """What ``zoo info PRESET`` says of its published weights."""
+    if not weights:
+        return ["Pretrained weights: none (only 'zoo train' makes a model of it)"]
+    from .export import summary_line
+
+    size = f"{weights['size'] / 1e6:.1f} MB, " if weights.get("size") else ""
+    sha = f"sha256 {weights['sha256'][:16]}..., " if weights.get("sha256") else "no sha256, "
+    lines = [f"Pretrained weights: {weights['uri']} ({size}{sha}"
+             + ("on this machine)" if weights["available"] else "downloaded on first use)")]
+    if weights.get("problem"):
+        lines.append(f"  Problem: {weights['problem']}")
+    elif weights["available"]:
+        lines.append(f"  Eval: {summary_line(weights.get('eval'))}")
+    lines.append(f"  Use them: zoo sample {name} --pretrained --out grid.png;  zoo eval {name} --pretrained")
+    return lines
 
 
 def _kv(mapping: dict) -> str:

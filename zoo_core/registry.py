@@ -158,7 +158,7 @@ class Registry:
 
 # === Preset files ===
 
-_PRESET_KEYS = {"description", "model", "dataset", "loss", "train"}
+_PRESET_KEYS = {"description", "model", "dataset", "loss", "train", "weights"}
 
 
 def _named_table(value: Any, key: str, where: str) -> tuple[Optional[str], dict]:
@@ -200,7 +200,10 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
     description = table.get("description", base.description if base else "")
     if not isinstance(description, str):
         raise ConfigError(f"{where}: 'description' must be a string")
+    weights = check_weights(table["weights"], where, origin) if "weights" in table else None
     if base is not None:
+        if "weights" not in table and model in (None, base.model):
+            weights = base.weights
         model_config = {**base.model_config, **model_config} if model in (None, base.model) else model_config
         loss_config = {**base.loss_config, **loss_config} if loss in (None, base.loss) else loss_config
         train = {**base.train, **train}
@@ -221,7 +224,27 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
         loss_config=loss_config,
         train=train,
         origin=origin,
+        weights=weights,
     )
+
+
+def check_weights(value: Any, where: str, origin: str = "") -> Optional[dict]:
+    """A preset's ``weights = { uri = "...", sha256 = "..." }`` (or ``false``: none).
+    A relative path is relative to the preset file that names it."""
+    from .hub import check_sha256, is_remote
+
+    if value is False:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("uri"), str) or not value["uri"]:
+        raise ConfigError(f'{where}: \'weights\' must be a table like {{ uri = "https://.../model.zip", '
+                          f'sha256 = "..." }}')
+    unknown = set(value) - {"uri", "sha256"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'weights.{sorted(unknown)[0]}'; allowed: uri, sha256")
+    uri = value["uri"]
+    if not is_remote(uri) and not Path(uri).expanduser().is_absolute() and origin.endswith(".toml"):
+        uri = str(Path(origin).resolve().parent / uri)
+    return {"uri": uri, "sha256": check_sha256(value.get("sha256"), f"{where}: weights")}
 
 
 def read_preset_tables(path: os.PathLike | str) -> dict[str, dict]:

@@ -117,11 +117,14 @@ def resolve_run(
     return ResolvedRun(config, model_spec, loss_spec, dataset_spec, dataset_arg, providers)
 
 
-def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[int] = None) -> ResolvedRun:
+def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[int] = None,
+                   need_dataset: bool = True) -> ResolvedRun:
     """Rebuild a run's :class:`ResolvedRun` from its ``config.toml``.
 
     ``epochs`` replaces the stored number of epochs (to train a finished run further).
-    Fails with the distribution to install when a plugin the run used is missing.
+    Fails with the distribution to install when a plugin the run used is missing
+    (with ``need_dataset=False``, a missing data set plugin leaves ``dataset`` None:
+    a model is built and sampled without its data).
     """
     used = doc.get("zoo", {}).get("plugins", {})
 
@@ -148,7 +151,10 @@ def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[
     model_entry = entry("model", model_values.pop("name", None))
     loss_entry = entry("loss", loss_values.pop("name", None))
     base, dataset_arg = split_dataset(dataset_name)
-    dataset_entry = entry("dataset", base)
+    if need_dataset or base in registry.names("dataset"):
+        dataset_entry = entry("dataset", base)
+    else:
+        dataset_entry = None
     if epochs is not None:
         train_values["epochs"] = epochs
     config = RunConfig(
@@ -160,5 +166,8 @@ def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[
         train=make_config(TrainConfig, train_values, "train"),
         preset=doc.get("preset"),
     )
-    providers = {"model": model_entry.provider, "loss": loss_entry.provider, "dataset": dataset_entry.provider}
-    return ResolvedRun(config, model_entry.spec, loss_entry.spec, dataset_entry.spec, dataset_arg, providers)
+    providers = {"model": model_entry.provider, "loss": loss_entry.provider}
+    if dataset_entry is not None:
+        providers["dataset"] = dataset_entry.provider
+    return ResolvedRun(config, model_entry.spec, loss_entry.spec, dataset_entry.spec if dataset_entry else None,
+                       dataset_arg, providers)

@@ -3,6 +3,10 @@
 A ``.keras`` file names the module of its model class. zoo imports that
 module only when it belongs to an installed zoo plugin, then loads the file
 with Keras' safe mode on (no arbitrary code from the file runs).
+
+An exported model (:mod:`zoo_core.hub`) holds weights only: zoo builds the
+model from its ``config.toml`` with the installed plugin's spec, then reads
+the arrays into it, after checking every file's checksum.
 """
 
 from __future__ import annotations
@@ -28,10 +32,25 @@ class Run:
     path: Path
     model_path: Path
     config: dict
+    #: An exported model's metadata.json (None for a run folder or .keras file).
+    metadata: Optional[dict] = None
+    #: What the user named (a URL, a preset), when the path is a copy in zoo's cache.
+    source: Optional[str] = None
 
     @property
     def name(self) -> str:
+        if self.metadata is not None:
+            return str(self.metadata.get("name") or self.path.name)
         return self.path.name if self.path.is_dir() else self.path.stem
+
+    @property
+    def exported(self) -> bool:
+        """An exported model: weights only, published as it is (zoo writes nothing into it)."""
+        return self.metadata is not None
+
+    @property
+    def label(self) -> str:
+        return self.source or str(self.path)
 
     @property
     def dataset(self) -> Optional[str]:
@@ -41,6 +60,11 @@ class Run:
 def open_run(path: str | Path) -> Run:
     """A run folder or a ``.keras`` file; fails clearly when it is neither."""
     path = Path(path).expanduser()
+    from . import hub
+
+    if hub.is_exported_folder(path):
+        metadata = hub.verify_folder(path)
+        return Run(path, path / hub.WEIGHTS_FILE, hub.config_of(path), metadata=metadata)
     if path.is_dir():
         model_path = path / MODEL_FILE
         config_path = path / CONFIG_FILE
@@ -58,6 +82,36 @@ def open_run(path: str | Path) -> Run:
             raise ZooError(f"{path} is not a run folder or a .keras file")
         return Run(path, path, {})
     raise ZooError(f"{path} does not exist; give a run folder (runs/NAME-...) or a .keras file")
+
+
+def open_source(source: str | Path, registry=None, *, pretrained: bool = False, echo=print) -> Run:
+    """What every command that reads a model opens: a run folder, a ``.keras``
+    file, an exported model (folder or ``.zip``), a URL, ``hf://owner/name``,
+    ``package://MODULE/PATH``, or with ``pretrained`` a preset's published
+    weights. Remote files are fetched once into zoo's cache and verified."""
+    from . import hub
+
+    text = str(source)
+    if pretrained:
+        if registry is None:
+            from .registry import load_registry
+
+            registry = load_registry()
+        run = open_run(hub.preset_source(registry, text, echo))
+        run.source = f"{text} (pretrained)"
+        return run
+    if hub.is_remote(text) or "#sha256=" in text or (text.endswith(".zip") and Path(text).expanduser().is_file()):
+        run = open_run(hub.fetch(text, registry=registry, echo=echo))
+        run.source = text
+        return run
+    path = Path(text).expanduser()
+    if not path.exists() and registry is not None:
+        entry = registry.find(text)
+        if entry is not None and entry.kind == "preset":
+            has = "add --pretrained to use its published weights" if hub.preset_weights(entry.spec) else (
+                f"it has no published weights: train it first with 'zoo train {text}'")
+            raise ZooError(f"'{text}' is a preset, not a run folder; {has}")
+    return open_run(path)
 
 
 def keras_file_config(path: Path) -> dict:
@@ -112,6 +166,8 @@ def load_model(run: Run, registry=None):
         registry = load_registry()
     from .backend import import_keras, keras_without_tensorflow
 
+    if run.exported:
+        return load_exported(run, registry)
     module = check_model_file(run.model_path, registry, run.config)
     keras = import_keras()
     if not module.startswith("keras"):
@@ -129,3 +185,41 @@ def load_model(run: Run, registry=None):
         raise ZooError(f"cannot load {run.model_path}: {exc}") from None
     except (OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise ZooError(f"cannot load {run.model_path}: {type(exc).__name__}: {exc}") from None
+
+
+def load_exported(run: Run, registry):
+    """Build an exported model from its config with the installed plugin's
+    spec and read its weights (arrays only) into it."""
+    import warnings
+
+    from .backend import import_keras
+    from .resolve import resolve_stored
+    from .specs import DataInfo
+    from .training import build_model
+
+    resolved = resolve_stored(registry, run.config, need_dataset=False)
+    data = run.config.get("data") or {}
+    try:
+        shape = tuple(int(d) for d in data["image_shape"])
+        classes = int(data["num_classes"]) if data.get("num_classes") else None
+    except (KeyError, TypeError, ValueError):
+        raise ZooError(f"{run.label} is damaged: its {CONFIG_FILE} records no [data] image_shape") from None
+    import_keras()
+    model = build_model(resolved, DataInfo(shape, classes))
+    built = f"{type(model).__module__}.{type(model).__name__}"
+    expected = run.metadata.get("model_class")
+    if expected and built != expected:
+        raise ZooError(f"{run.label} was exported from a {expected}, but the installed plugin builds a {built} "
+                       f"for its config; install the plugin version it names ({run.metadata.get('plugins', {})})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(run.model_path)
+        except Exception as exc:  # h5py and Keras raise many types for a damaged or foreign file
+            raise ZooError(f"cannot load the weights of {run.label}: {type(exc).__name__}: {exc}") from None
+    skipped = [str(w.message) for w in caught if "skipping" in str(w.message).lower()
+               or "mismatch" in str(w.message).lower()]
+    if skipped:
+        raise ZooError(f"cannot load the weights of {run.label}: they do not fit the model its config builds "
+                       f"({skipped[0].strip().splitlines()[0]})")
+    return model

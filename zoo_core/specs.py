@@ -134,7 +134,7 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class PresetSpec:
-    """A named, ready-to-train recipe.
+    """A named, ready-to-train recipe, and perhaps the weights it trained.
 
     The mapping fields hold overrides of the model, loss and training configs;
     anything not named keeps its default.
@@ -150,6 +150,10 @@ class PresetSpec:
     train: Mapping[str, Any] = field(default_factory=dict)
     #: Where it was defined: a plugin name or a TOML file path.
     origin: str = ""
+    #: Published weights: ``{"uri": ..., "sha256": ...}``, the URI an exported
+    #: model's ``.zip`` (``package://MODULE/PATH`` inside an installed plugin,
+    #: ``https://``, a path) or folder (``hf://OWNER/NAME``). ``--pretrained`` loads them.
+    weights: Optional[Mapping[str, Any]] = None
 
     @property
     def config(self) -> type:  # so ``zoo info`` can treat every spec alike

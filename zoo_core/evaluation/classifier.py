@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ZooError
+from ..hub import cache_dir  # noqa: F401  (where classifiers are kept; also imported from here)
 
 #: Bump when the architecture or the training recipe changes: old entries then no longer match.
 FORMAT = 1
@@ -40,12 +40,6 @@ class NoClassifier(ZooError):
     """The data set has no labels (or one class), so no classifier can be trained."""
 
 
-def cache_dir() -> Path:
-    """Where zoo keeps trained classifiers."""
-    if os.environ.get("ZOO_CACHE_DIR"):
-        return Path(os.environ["ZOO_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "zoo"
 
 
 def fingerprint(x: np.ndarray, y: np.ndarray) -> str:

@@ -18,8 +18,13 @@ DEFAULT_NUM = {None: 64, "reconstruct": 32, "interpolate": 8, "traverse": 10, "l
 STEPS = {"interpolate": 10, "traverse": 11}
 
 
-def default_output(run_path: Path, stem: str) -> Path:
-    """Files go into the run folder, or beside a bare ``.keras`` file."""
+def default_output(run, stem: str) -> Path:
+    """Files go into the run folder, or beside a bare ``.keras`` file; for an
+    exported model (published as it is, perhaps in zoo's cache), into the
+    current folder."""
+    if getattr(run, "exported", False):
+        return Path(f"{run.name}-{stem}.png")
+    run_path = getattr(run, "path", run)
     if run_path.is_dir():
         return run_path / f"{stem}.png"
     return run_path.with_name(f"{run_path.stem}-{stem}.png")
@@ -27,7 +32,7 @@ def default_output(run_path: Path, stem: str) -> Path:
 
 def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int], out: Optional[str],
            mode: Optional[str], dataset: Optional[str], backend: Optional[str], registry,
-           echo: Callable[[str], None]) -> list[Path]:
+           echo: Callable[[str], None], pretrained: bool = False) -> list[Path]:
     """Generate (or reconstruct, interpolate, traverse, plot the latent space)
     and write ``.npz``/``.png`` files; returns the paths written."""
     from . import sampling as S
@@ -42,7 +47,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         from ..files import check_can_create
 
         check_can_create(out)  # before loading the model: fail fast
-    loaded = load_run(run, registry, backend)
+    loaded = load_run(run, registry, backend, pretrained=pretrained, echo=echo)
     model = loaded.model
     n = int(num or DEFAULT_NUM[mode])
     written: list[Path] = []
@@ -51,7 +56,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         images, labels = S.generate(model, n, seed=seed, class_index=class_index)
         conditional = S.is_conditional(model) and class_index is None
         columns = int(model.num_classes) if conditional else math.ceil(math.sqrt(n))
-        path = Path(out) if out else default_output(loaded.run.path, f"sample-seed{seed}")
+        path = Path(out) if out else default_output(loaded.run, f"sample-seed{seed}")
         written.append(S.write_images(path, images, columns, labels=labels))
         what = f"{n} samples" + (f" of class {class_index}" if class_index is not None else "")
         if conditional:
@@ -68,7 +73,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         originals = source[index]
         recon = S.reconstruct(model, originals)
         columns = min(len(originals), 8)
-        path = Path(out) if out else default_output(loaded.run.path, f"reconstructions-seed{seed}")
+        path = Path(out) if out else default_output(loaded.run, f"reconstructions-seed{seed}")
         if path.suffix == ".npz":
             S.write_npz(path, images=recon, originals=originals,
                         labels=None if labels_all is None else labels_all[index])
@@ -91,7 +96,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         half = len(index) // 2
         steps = STEPS["interpolate"]
         images = S.interpolate(model, source[index[:half]], source[index[half:2 * half]], steps)
-        path = Path(out) if out else default_output(loaded.run.path, f"interpolation-seed{seed}")
+        path = Path(out) if out else default_output(loaded.run, f"interpolation-seed{seed}")
         S.write_images(path, images, steps)
         written.append(path)
         echo(f"Wrote {half} latent interpolations between random {name} test images, {steps} steps each: {path}")
@@ -102,7 +107,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
         latent = int(getattr(model, "latent_dim", 0) or 0)
         steps = STEPS["traverse"]
         images = S.traverse(model, np.zeros(latent, np.float32), dims=n, steps=steps)
-        path = Path(out) if out else default_output(loaded.run.path, "traversal")
+        path = Path(out) if out else default_output(loaded.run, "traversal")
         S.write_images(path, images, steps)
         written.append(path)
         echo(f"Wrote a latent traversal: rows are dimensions 0-{min(n, latent) - 1} of {latent}, each swept over "
@@ -111,7 +116,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
 
     # latent-plot
     images, values = S.latent_grid(model, n)
-    path = Path(out) if out else default_output(loaded.run.path, "latent-grid")
+    path = Path(out) if out else default_output(loaded.run, "latent-grid")
     if path.suffix == ".npz":
         grid_z = np.array([[x, y] for y in values[::-1] for x in values], np.float32)
         S.write_npz(path, images=images, z=grid_z)
@@ -155,7 +160,7 @@ def parse_count(value: str, option: str) -> Optional[int]:
 
 def evaluate(runs: tuple[str, ...], *, metrics, options, dataset: Optional[str], as_json: bool,
              plot: Optional[str], save: bool, backend: Optional[str], registry,
-             echo: Callable[[str], None], progress: Callable[[str], None]) -> list[dict]:
+             echo: Callable[[str], None], progress: Callable[[str], None], pretrained: bool = False) -> list[dict]:
     """Evaluate each run, print one report (or a comparison table, or JSON)."""
     from .evaluate import check_metric_names, evaluate_run
     from .report import format_comparison, format_report
@@ -163,13 +168,13 @@ def evaluate(runs: tuple[str, ...], *, metrics, options, dataset: Optional[str],
     if plot is not None and Path(plot).suffix != ".png":
         raise ZooError(f"--plot {plot}: the file name must end in .png")
     wanted = check_metric_names(metrics)
-    for run in runs:  # fail on a missing run before spending minutes on the others
-        from ..runs import open_run
+    from ..runs import open_source
 
-        open_run(run)
+    # Open (and fetch) every run before spending minutes on the first.
+    opened = [open_source(run, registry, pretrained=pretrained, echo=progress) for run in runs]
     results = []
-    for run in runs:
-        progress(f"Evaluating {run} ...")
+    for run in opened:
+        progress(f"Evaluating {run.label} ...")
         results.append(evaluate_run(run, wanted, registry=registry, dataset=dataset, options=options,
                                     backend=backend, echo=progress, save=save))
     unsaved = [r.pop("save_error") for r in results if "save_error" in r]
@@ -195,7 +200,7 @@ def plot(runs: tuple[str, ...], *, out: Optional[str], compare: Optional[str],
     """Loss curves for each run (``RUN/losses.png``, or ``out`` for a single
     run); and a bar chart of the runs' ``eval.json`` results, written to
     ``compare`` (default ``comparison.png`` when two or more runs are evaluated)."""
-    from ..runs import open_run
+    from ..runs import open_source
     from .evaluate import EVAL_FILE
     from .plots import plot_comparison, plot_losses
 
@@ -211,10 +216,11 @@ def plot(runs: tuple[str, ...], *, out: Optional[str], compare: Optional[str],
     written: list[Path] = []
     results = []
     for run in runs:
-        opened = open_run(run)
+        opened = open_source(run)
         if not opened.path.is_dir():
             raise ZooError(f"{run} is a .keras file; zoo plot needs the run folder (it reads metrics.csv)")
-        written.append(plot_losses(opened.path, Path(out) if out else None))
+        target = Path(out) if out else (default_output(opened, "losses") if opened.exported else None)
+        written.append(plot_losses(opened.path, target))
         echo(f"Wrote the loss curves: {written[-1]}")
         eval_path = opened.path / EVAL_FILE
         if eval_path.is_file():

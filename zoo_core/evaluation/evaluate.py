@@ -81,11 +81,13 @@ def check_metric_names(names: Optional[Iterable[str]]) -> Optional[list[str]]:
 
 def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=None, dataset: Optional[str] = None,
                  options: Optional[EvalOptions] = None, backend: Optional[str] = None,
-                 echo: Callable[[str], None] = print, save: bool = True) -> dict:
-    """Evaluate a run folder (or ``.keras`` file) and return the results.
+                 echo: Callable[[str], None] = print, save: bool = True, pretrained: bool = False) -> dict:
+    """Evaluate a run folder (or ``.keras`` file, exported model, URL) and return the results.
 
     Args:
-        run_dir: the run folder ``zoo train`` wrote, or a ``.keras`` file.
+        run_dir: the run folder ``zoo train`` wrote, a ``.keras`` file, an exported
+            model (folder or ``.zip``), a URL or ``hf://`` URI; with ``pretrained``,
+            a preset name (its published weights).
         metrics: groups from :data:`METRICS`; None runs every one that applies
             (and skips, with a note, those the data cannot support). A named
             group the model cannot do is an error.
@@ -94,7 +96,9 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
         options: see :class:`EvalOptions`.
         backend: Keras backend (default: ``$KERAS_BACKEND`` or the fastest installed).
         echo: where progress and notices go.
-        save: write ``eval.json`` into the run folder (merged with earlier results).
+        save: write ``eval.json`` into the run folder (merged with earlier results);
+            never into an exported model.
+        pretrained: ``run_dir`` is a preset whose published weights to evaluate.
 
     Returns:
         A JSON-ready dict; ``format_report`` prints it for people. When
@@ -105,10 +109,12 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
         from ..registry import load_registry
 
         registry = load_registry()
-    loaded = load_run(run_dir, registry, backend)
+    loaded = load_run(run_dir, registry, backend, pretrained=pretrained, echo=echo)
     result = evaluate_loaded(loaded, registry, check_metric_names(metrics), dataset=dataset,
                              options=options or EvalOptions(), echo=echo)
-    if save and loaded.run.path.is_dir():
+    if loaded.run.exported:
+        result["file"] = None  # an exported model stays as published: its eval.json is the exporter's
+    elif save and loaded.run.path.is_dir():
         from ..files import WriteError
 
         try:
@@ -133,16 +139,16 @@ def evaluate_loaded(loaded: LoadedRun, registry, metrics: Optional[list[str]] = 
             what = {"likelihood": "an importance-weighted likelihood (it has no log_importance_weights())",
                     "reconstruction": "reconstructions (it has no reconstruct())"}.get(
                         name, "generated samples (it has no generate())")
-            raise ZooError(f"metric '{name}' does not apply to {loaded.run.path}: this "
+            raise ZooError(f"metric '{name}' does not apply to {loaded.run.label}: this "
                            f"{type(model).__name__} cannot give {what}")
     if not wanted:
-        raise ZooError(f"no metric applies to {loaded.run.path}: its {type(model).__name__} can neither "
+        raise ZooError(f"no metric applies to {loaded.run.label}: its {type(model).__name__} can neither "
                        f"generate(), reconstruct() nor give log_importance_weights()")
     began = time.perf_counter()
     dataset_name, data = loaded.dataset(dataset, registry, echo)
     result = {
         "format": RESULT_FORMAT,
-        "run": str(loaded.run.path),
+        "run": loaded.run.label,
         "model": loaded.label,
         "model_class": type(model).__name__,
         "dataset": dataset_name,

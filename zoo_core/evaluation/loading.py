@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..errors import ZooError
-from ..runs import Run, load_model, open_run
+from ..runs import Run, load_model, open_source
 from ..specs import Dataset
 
 
@@ -80,13 +80,15 @@ class LoadedRun:
         return name, data
 
 
-def load_run(path, registry, backend: Optional[str] = None) -> LoadedRun:
-    """Open a run folder or ``.keras`` file and load its model (choosing the
+def load_run(path, registry, backend: Optional[str] = None, *, pretrained: bool = False,
+             echo: Callable[[str], None] = print) -> LoadedRun:
+    """Open a run folder, ``.keras`` file, exported model, URL or (with
+    ``pretrained``) a preset's weights, and load its model (choosing the
     backend first), attaching the loss its config names."""
     from ..backend import choose_backend
     from ..resolve import resolve_stored
 
-    run = open_run(path)
+    run = path if isinstance(path, Run) else open_source(path, registry, pretrained=pretrained, echo=echo)
     choose_backend(backend)
     model = load_model(run, registry)
     loaded = LoadedRun(run, model)
@@ -94,7 +96,7 @@ def load_run(path, registry, backend: Optional[str] = None) -> LoadedRun:
         loaded.problem = f"{run.path} is a bare .keras file: its loss (and so its likelihood) is not recorded"
         return loaded
     try:
-        loaded.resolved = resolve_stored(registry, run.config)
+        loaded.resolved = resolve_stored(registry, run.config, need_dataset=not run.exported)
     except ZooError as exc:
         loaded.problem = str(exc)
         return loaded

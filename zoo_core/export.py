@@ -1,0 +1,249 @@
+"""``zoo export RUN OUT``: a run as a self-contained, shareable model, in
+the layout :mod:`zoo_core.hub` describes (a folder, or a ``.zip`` of one).
+
+The export is built in a hidden folder beside ``OUT`` and renamed into place
+whole; ``OUT`` must not exist (zoo never replaces a file it did not make).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import __version__, hub
+from .errors import ZooError
+
+GRID_SIDE = 8
+
+
+def eval_summary(result: Optional[dict]) -> Optional[dict]:
+    """The headline numbers of an ``eval.json``: what ``zoo info`` and the model card show."""
+    if not result or not isinstance(result.get("metrics"), dict):
+        return None
+    m = result["metrics"]
+    out = {"dataset": result.get("dataset"), "backend": result.get("backend"),
+           "samples": (result.get("options") or {}).get("num"), "created": result.get("created")}
+    if "fd" in m:
+        out.update(fd=m["fd"]["value"], fd_floor=m["fd"]["real_floor"])
+    if "kid" in m:
+        out.update(kid=m["kid"]["value"], kid_floor=m["kid"]["real_floor"])
+    if "coverage" in m:
+        cov = m["coverage"]
+        out.update(classes_present=cov["classes_present"], classes=cov["classes"],
+                   rarest_class=cov["min_fraction"])
+        if "label_accuracy" in cov:
+            out["label_accuracy"] = cov["label_accuracy"]
+    if "reconstruction" in m:
+        out["reconstruction_mse"] = m["reconstruction"]["mse"]
+    if "likelihood" in m and "iwae" in m["likelihood"]:
+        out["nll"] = m["likelihood"]["iwae"]["nll"]
+    return out
+
+
+def summary_line(summary: Optional[dict]) -> str:
+    """``FD 7.89 (real 0.15), KID ..., 10/10 classes (rarest 5.3%)`` for one line of text."""
+    if not summary:
+        return "not evaluated"
+    parts = []
+    if "fd" in summary:
+        parts.append(f"FD {summary['fd']:.3g} (real data {summary['fd_floor']:.2g})")
+    if "kid" in summary:
+        parts.append(f"KID {summary['kid'] * 1e3:.3g}e-3")
+    if "classes_present" in summary:
+        parts.append(f"{summary['classes_present']}/{summary['classes']} classes "
+                     f"(rarest {summary['rarest_class']:.1%})")
+    if "label_accuracy" in summary:
+        parts.append(f"label accuracy {summary['label_accuracy']:.1%}")
+    if "reconstruction_mse" in summary:
+        parts.append(f"reconstruction MSE {summary['reconstruction_mse']:.3g}")
+    if "nll" in summary:
+        parts.append(f"NLL {summary['nll']:.1f} nats")
+    samples = f", {summary['samples']:,} samples" if summary.get("samples") else ""
+    return ", ".join(parts) + f" (zoo eval on {summary.get('dataset')}{samples})"
+
+
+def export_run(source: str, out: str | os.PathLike, *, registry, backend: Optional[str] = None,
+               echo: Callable[[str], None] = print) -> Path:
+    """Write run ``source`` as an exported model at ``out`` (a folder, or
+    ``.zip``); returns ``out``."""
+    from .evaluation.loading import load_run
+    from .files import WriteError, check_can_create, reason
+    from .runs import open_source
+
+    out = Path(out).expanduser()
+    if out.exists() or out.is_symlink():
+        raise ZooError(f"{out} already exists; zoo export writes a new folder or .zip and never replaces "
+                       f"one: choose another name")
+    if out.suffix and out.suffix != ".zip":
+        raise ZooError(f"{out}: give a folder name, or a file name ending in .zip")
+    check_can_create(out, "the export")
+    run = open_source(source, registry, echo=echo)
+    if not run.config:
+        raise ZooError(f"{source} is a bare .keras file: it records no config or data set; export the run "
+                       f"folder that holds it")
+    loaded = load_run(run, registry, backend, echo=echo)
+    staging = out.with_name(f".{out.name}.zoo-new-{os.getpid()}")
+    try:
+        staging.mkdir()
+        write_folder(loaded, staging, name=out.stem if out.suffix else out.name, registry=registry)
+        if out.suffix == ".zip":
+            archive = staging.with_suffix(".zip")
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+                for path in sorted(staging.iterdir()):
+                    z.write(path, path.name)
+            os.replace(archive, out)
+        else:
+            os.replace(staging, out)
+    except OSError as exc:
+        raise WriteError(f"cannot write {out}: {reason(exc, out.parent)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.with_suffix(".zip").unlink(missing_ok=True)
+    return out
+
+
+def write_folder(loaded, folder: Path, name: str, registry) -> dict:
+    """The export's files in ``folder``; returns its metadata."""
+    import keras
+
+    from .evaluation import sampling as S
+
+    run, model = loaded.run, loaded.model
+    config = run.config
+    inference_copy(loaded, registry).save_weights(folder / hub.WEIGHTS_FILE)
+    (folder / hub.CONFIG_FILE).write_bytes((run.path / hub.CONFIG_FILE).read_bytes())
+    for extra in ("eval.json", "metrics.csv"):
+        if (run.path / extra).is_file():
+            shutil.copyfile(run.path / extra, folder / extra)
+    if callable(getattr(model, "sample_grid", None)):
+        images, columns = model.sample_grid(GRID_SIDE, seed=0)
+    else:
+        images, _ = S.generate(model, GRID_SIDE * GRID_SIDE, seed=0)
+        columns = GRID_SIDE
+    S.write_images(folder / hub.GRID_FILE, images, columns)
+
+    evaluation = None
+    if (folder / "eval.json").is_file():
+        try:
+            evaluation = json.loads((folder / "eval.json").read_text())
+        except ValueError:
+            raise ZooError(f"{run.path / 'eval.json'} is damaged; run 'zoo eval {run.path}' again, "
+                           f"then export") from None
+    zoo = config.get("zoo", {})
+    metadata = {
+        "format": hub.FORMAT,
+        "format_version": hub.FORMAT_VERSION,
+        "name": name,
+        "preset": config.get("preset"),
+        "model": config["model"]["name"],
+        "model_class": f"{type(model).__module__}.{type(model).__name__}",
+        "loss": config["loss"]["name"],
+        "dataset": {"name": config.get("dataset"), **config.get("data", {})},
+        "parameters": int(model.count_params()),
+        "epochs": _epochs(run.path),
+        "trained": {"zoo": zoo.get("version"), "keras": zoo.get("keras"), "backend": zoo.get("backend"),
+                    "created": zoo.get("created"), "plugins": zoo.get("plugins", {})},
+        "exported": {"zoo": __version__, "keras": keras.__version__, "backend": keras.backend.backend(),
+                     "created": _dt.datetime.now().isoformat(timespec="seconds")},
+        "eval": eval_summary(evaluation),
+    }
+    (folder / hub.CARD_FILE).write_text(model_card(metadata, config), encoding="utf-8")
+    metadata["files"] = {p.name: hub.sha256_file(p) for p in sorted(folder.iterdir())}
+    (folder / hub.METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return metadata
+
+
+def inference_copy(loaded, registry):
+    """The model rebuilt from its config, holding the trained weights and no
+    optimizer state (a run's model carries its optimizers' slots, twice the
+    weights' size with Adam, which sampling never needs)."""
+    from .resolve import resolve_stored
+    from .specs import DataInfo
+    from .training import build_model
+
+    model = loaded.model
+    data = loaded.run.config.get("data") or {}
+    if not data.get("image_shape"):
+        return model
+    resolved = resolve_stored(registry, loaded.run.config, need_dataset=False)
+    fresh = build_model(resolved, DataInfo(tuple(data["image_shape"]), data.get("num_classes")))
+    fresh.set_weights(model.get_weights())
+    return fresh
+
+
+def _epochs(run_path: Path) -> Optional[int]:
+    state = run_path / "checkpoint.json"
+    try:
+        return int(json.loads(state.read_text()).get("epoch"))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def model_card(meta: dict, config: dict) -> str:
+    """The export's ``README.md``: what it is, how it was trained, its numbers, its samples."""
+    data = meta["dataset"]
+    shape = "x".join(str(d) for d in data.get("image_shape", []))
+    trained = meta["trained"]
+    lines = [
+        f"# {meta['name']}",
+        "",
+        f"A `{meta['model']}` model ({meta['model_class']}) trained by zoo "
+        f"on `{data.get('name')}`" + (f" (preset `{meta['preset']}`)" if meta.get("preset") else "") + ".",
+        "",
+        "## Use it",
+        "",
+        "```bash",
+        f"zoo sample {meta['name']} --out grid.png      # this folder, its .zip, or a URL to the .zip",
+        f"zoo eval {meta['name']}",
+        "```",
+        "",
+        "```python",
+        "import zoo_core",
+        f"model = zoo_core.load_model({meta['name']!r})",
+        "images = model.generate(16, seed=0)   # float32 (16, H, W, C) in [0, 1]",
+        "```",
+        "",
+        f"Loading needs the plugin that provides the model ({', '.join(f'{k}: {v}' for k, v in trained['plugins'].items()) or 'see config.toml'}); "
+        "the weights are arrays only (HDF5), no code.",
+        "",
+        "## Training",
+        "",
+        f"- data: `{data.get('name')}`, {data.get('train_images', '?'):,} train and {data.get('test_images', '?'):,} "
+        f"test images of {shape}" + (f", {data['num_classes']} classes" if data.get("num_classes") else "")
+        + (f" (from {data['source']})" if data.get("source") else ""),
+        f"- model: `{meta['model']}`, {meta['parameters']:,} parameters; options: "
+        + ", ".join(f"{k}={v}" for k, v in config.get("model", {}).items() if k != "name"),
+        f"- loss: `{meta['loss']}` " + ", ".join(f"{k}={v}" for k, v in config.get("loss", {}).items() if k != "name"),
+        "- training: " + ", ".join(f"{k}={v}" for k, v in config.get("train", {}).items())
+        + (f"; {meta['epochs']} epochs done" if meta.get("epochs") else ""),
+        f"- trained with zoo {trained.get('zoo')}, Keras {trained.get('keras')}, backend {trained.get('backend')}, "
+        f"{trained.get('created')}",
+        "",
+        "## Numbers",
+        "",
+    ]
+    summary = meta.get("eval")
+    if summary:
+        lines += ["| metric | value |", "| --- | --- |"]
+        names = {"fd": "FD (zoo's classifier features)", "fd_floor": "FD of real data (floor)",
+                 "kid": "KID", "kid_floor": "KID of real data (floor)", "classes_present": "classes found",
+                 "rarest_class": "rarest class", "label_accuracy": "label accuracy",
+                 "reconstruction_mse": "test reconstruction MSE per pixel", "nll": "NLL (IWAE, nats)"}
+        for key, label in names.items():
+            if key in summary:
+                value = summary[key]
+                text = f"{value:.1%}" if key in ("rarest_class", "label_accuracy") else (
+                    f"{value}/{summary['classes']}" if key == "classes_present" else f"{value:.4g}")
+                lines.append(f"| {label} | {text} |")
+        lines += ["", f"Measured with `zoo eval` on {summary.get('dataset')} ({summary.get('samples'):,} samples, "
+                      f"backend {summary.get('backend')}). FD and KID use zoo's own classifier, not Inception: "
+                      f"compare zoo models with each other, not with papers."]
+    else:
+        lines.append("Not evaluated: run `zoo eval RUN` before exporting to include its numbers.")
+    lines += ["", "## Samples", "", f"![64 samples, seed 0]({hub.GRID_FILE})", ""]
+    return "\n".join(lines)

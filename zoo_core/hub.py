@@ -1,0 +1,420 @@
+"""Exported models, and finding a model wherever it is: a run folder, an
+exported folder or ``.zip``, an ``http(s)://`` URL, ``hf://owner/name``, a
+file inside an installed plugin (``package://``), or a preset's published
+weights.
+
+An exported model is a folder (or a ``.zip`` of one) in the shape of
+keras-hub's preset folders: the resolved ``config.toml``, the weights alone
+(``model.weights.h5``: arrays in HDF5, no code, no pickle),
+``metadata.json`` (versions, data set, parameter count, eval results, and
+the SHA-256 of every other file), a model card ``README.md`` and the sample
+grid ``samples.png``. Loading builds the model from an installed plugin's
+spec and reads the arrays into it; nothing in the file is executed.
+
+Everything downloaded or unpacked goes under zoo's cache
+(``$ZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``):
+``downloads/`` keeps each URL's file, ``models/SHA256/`` each archive
+unpacked. Both are written to a temporary name and renamed into place, and a
+file that fails its checksum is deleted, never kept.
+
+No Keras here: ``zoo info`` reads an archive's metadata with this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import urlsplit
+
+from .errors import ZooError
+
+FORMAT = "zoo-model"
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+CONFIG_FILE = "config.toml"
+WEIGHTS_FILE = "model.weights.h5"
+CARD_FILE = "README.md"
+GRID_FILE = "samples.png"
+#: Files an exported model may hold; an archive with any other member is refused.
+KNOWN_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, GRID_FILE, "eval.json", "metrics.csv")
+REQUIRED_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE)
+#: An archive that unpacks to more than this is refused (a "zip bomb" guard).
+MAX_UNPACKED_BYTES = 2 << 30
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+URL_SCHEMES = ("http", "https")
+CHUNK = 1 << 20
+
+
+def cache_dir() -> Path:
+    """zoo's cache: ``$ZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``."""
+    if os.environ.get("ZOO_CACHE_DIR"):
+        return Path(os.environ["ZOO_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "zoo"
+
+
+def sha256_file(path: os.PathLike | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(value, where: str) -> Optional[str]:
+    """A lower-case hex SHA-256, or None; anything else is an error naming ``where``."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if not SHA256.match(text):
+        raise ZooError(f"{where}: sha256 must be 64 hexadecimal digits, got {str(value)[:80]!r}")
+    return text
+
+
+# === Exported folders ===
+
+
+def is_exported_folder(path: Path) -> bool:
+    return path.is_dir() and (path / METADATA_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def parse_metadata(text: bytes | str, where: str) -> dict:
+    """An exported model's ``metadata.json``, checked for its format."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{where} is damaged: {METADATA_FILE} is not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ZooError(f"{where} is not a zoo model: its {METADATA_FILE} has no \"format\": \"{FORMAT}\"")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ZooError(f"{where} is a zoo model of format version {version!r}, newer than this zoo reads "
+                       f"({FORMAT_VERSION}); upgrade zoo-core")
+    if not isinstance(doc.get("files"), dict):
+        raise ZooError(f"{where} is damaged: its {METADATA_FILE} lists no file checksums")
+    return doc
+
+
+def read_metadata(folder: Path) -> dict:
+    try:
+        return parse_metadata((folder / METADATA_FILE).read_bytes(), str(folder))
+    except OSError as exc:
+        raise ZooError(f"cannot read {folder / METADATA_FILE}: {exc.strerror or exc}") from None
+
+
+def verify_folder(folder: Path) -> dict:
+    """Check every file of an exported folder against the SHA-256 its metadata
+    lists; returns the metadata. A missing, extra-required or changed file is
+    an error naming it."""
+    doc = read_metadata(folder)
+    files = doc["files"]
+    for name in REQUIRED_FILES[1:]:
+        if name not in files:
+            raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists no checksum for {name}")
+    for name, expected in files.items():
+        if name not in KNOWN_FILES or name == METADATA_FILE:
+            raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists an unexpected file {name!r}")
+        path = folder / name
+        if not path.is_file():
+            raise ZooError(f"{folder} is incomplete: {name} is missing")
+        if sha256_file(path) != expected:
+            raise ZooError(f"{path} does not match the checksum in {METADATA_FILE}: the file was changed "
+                           f"or damaged; export or download the model again")
+    return doc
+
+
+def config_of(folder: Path) -> dict:
+    try:
+        return tomllib.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{folder / CONFIG_FILE} is damaged: {exc}") from None
+
+
+# === Archives ===
+
+
+def _members(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
+    """The archive's files, each a known name at its top level (or inside one
+    top-level folder), or an error: no paths, links or surprises."""
+    infos = [i for i in archive.infolist() if not i.is_dir()]
+    prefixes = {i.filename.split("/")[0] + "/" for i in infos if "/" in i.filename}
+    prefix = prefixes.pop() if len(prefixes) == 1 and all("/" in i.filename for i in infos) else ""
+    total = 0
+    for info in infos:
+        name = info.filename[len(prefix):]
+        if name not in KNOWN_FILES:
+            raise ZooError(f"{where} is not a zoo model archive: it holds {info.filename!r} "
+                           f"(expected only {', '.join(KNOWN_FILES)})")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise ZooError(f"{where} holds a symbolic link ({info.filename}); zoo does not unpack links")
+        total += info.file_size
+    if total > MAX_UNPACKED_BYTES:
+        raise ZooError(f"{where} would unpack to {total / 2**30:.1f} GiB; zoo refuses archives over "
+                       f"{MAX_UNPACKED_BYTES >> 30} GiB")
+    names = {i.filename[len(prefix):] for i in infos}
+    missing = [n for n in REQUIRED_FILES if n not in names]
+    if missing:
+        raise ZooError(f"{where} is not a zoo model archive: it has no {missing[0]}")
+    return infos
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ZooError(f"{path} is not a zoo model archive (not a readable .zip: {exc})") from None
+
+
+def archive_metadata(path: os.PathLike | str) -> dict:
+    """An archive's ``metadata.json``, read without unpacking (for ``zoo info``)."""
+    path = Path(path)
+    with _open_zip(path) as archive:
+        infos = _members(archive, str(path))
+        meta = next(i for i in infos if i.filename.endswith(METADATA_FILE))
+        return parse_metadata(archive.read(meta), str(path))
+
+
+def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
+    """Unpack a model archive into the cache (once per archive content) and
+    return the folder, verified file by file."""
+    digest = sha256_file(path)
+    if expected_sha256 and digest != expected_sha256:
+        raise ZooError(f"{path} has sha256 {digest}, not the expected {expected_sha256}: the file was "
+                       f"changed or damaged; refusing it")
+    target = cache_dir() / "models" / digest
+    if is_exported_folder(target):
+        try:
+            verify_folder(target)
+            return target
+        except ZooError:
+            pass  # a damaged unpacking in zoo's own cache: unpack it again
+    from .files import WriteError, reason
+
+    staging = target.with_name(f".{digest}.zoo-new-{os.getpid()}")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        with _open_zip(path) as archive:
+            for info in _members(archive, str(path)):
+                name = info.filename.split("/")[-1]
+                with archive.open(info) as src, open(staging / name, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+        verify_folder(staging)
+        shutil.rmtree(target, ignore_errors=True)  # a damaged earlier unpacking (zoo's own cache)
+        os.replace(staging, target)
+    except zipfile.BadZipFile as exc:
+        raise ZooError(f"{path} is a damaged archive: {exc}") from None
+    except OSError as exc:
+        raise WriteError(f"cannot unpack {path} into {target.parent}: {reason(exc, target.parent)}; "
+                         f"set ZOO_CACHE_DIR to a folder you can write to") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+# === Sources ===
+
+
+def split_checksum(uri: str) -> tuple[str, Optional[str]]:
+    """``URL#sha256=HEX`` -> ``(URL, HEX)``."""
+    base, sep, fragment = uri.partition("#")
+    if not sep:
+        return uri, None
+    key, _, value = fragment.partition("=")
+    if key != "sha256":
+        raise ZooError(f"{uri}: the only URL fragment zoo reads is #sha256=HEX, got #{fragment}")
+    return base, check_sha256(value, uri)
+
+
+def is_remote(text: str) -> bool:
+    return urlsplit(str(text)).scheme in (*URL_SCHEMES, "hf", "package")
+
+
+def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[[str], None] = print) -> Path:
+    """A local file or folder for ``uri``: a path, ``http(s)://...``,
+    ``hf://owner/name[@revision]`` or ``package://MODULE/PATH`` (a file inside an
+    installed zoo plugin). ``sha256`` (or a ``#sha256=`` fragment) is checked;
+    an archive is unpacked into the cache. Returns what :func:`zoo_core.runs.open_run` opens."""
+    uri, fragment_sha = split_checksum(str(uri))
+    expected = check_sha256(sha256, uri) or fragment_sha
+    if sha256 and fragment_sha and fragment_sha != expected:
+        raise ZooError(f"{uri}: the URL's #sha256 and the preset's sha256 differ")
+    scheme = urlsplit(uri).scheme
+    if scheme in URL_SCHEMES:
+        path = download(uri, expected, echo)
+    elif scheme == "hf":
+        return hf_snapshot(uri, echo)
+    elif scheme == "package":
+        path = package_file(uri, registry)
+    else:
+        path = Path(uri).expanduser()
+        if not path.exists():
+            raise ZooError(f"{path} does not exist; give a run folder, an exported model (folder or .zip), "
+                           f"a .keras file, a URL or a preset name with --pretrained")
+    if path.is_file() and path.suffix == ".zip":
+        return unpack(path, expected)
+    if expected:
+        raise ZooError(f"{uri}: a sha256 can only be checked for a .zip archive, and {path} is not one")
+    return path
+
+
+def package_file(uri: str, registry=None) -> Path:
+    """``package://zoo_gan/pretrained/x.zip``: a file shipped inside an
+    installed zoo plugin's package (no other package's files are read)."""
+    parts = urlsplit(uri)
+    module, relative = parts.netloc, parts.path.lstrip("/")
+    if not module or not relative or ".." in Path(relative).parts:
+        raise ZooError(f"{uri}: a package URI is package://MODULE/PATH, PATH inside the module's folder")
+    if registry is not None:
+        from .runs import plugin_for_module
+
+        if plugin_for_module(module, registry) is None:
+            raise ZooError(f"{uri} names a file of '{module}', which is not an installed zoo plugin")
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ZooError(f"{uri}: the package '{module}' is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise ZooError(f"{uri}: {path} is missing from the installed package; reinstall it")
+    return path
+
+
+def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], None] = print) -> Path:
+    """Download ``url`` once into the cache (progress on stderr), verified
+    against ``expected_sha256`` when given; a cached copy that matches is reused."""
+    import urllib.error
+    import urllib.request
+
+    name = Path(urlsplit(url).path).name or "download"
+    if not re.match(r"^[\w.+-]+$", name):
+        name = "download.zip"
+    folder = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:32]
+    target = folder / name
+    if target.is_file() and (expected_sha256 is None or sha256_file(target) == expected_sha256):
+        return target
+    from .files import WriteError, reason
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"cannot create zoo's cache {folder}: {reason(exc, folder)}; "
+                         f"set ZOO_CACHE_DIR to a folder you can write to") from None
+    partial = folder / f".{name}.zoo-part-{os.getpid()}"
+    digest = hashlib.sha256()
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "zoo"})
+        with urllib.request.urlopen(request, timeout=30) as response, open(partial, "wb") as out:
+            length = int(response.headers.get("Content-Length") or 0) or None
+            import click
+
+            with click.progressbar(length=length, label=f"Downloading {name}", file=_stderr(),
+                                   show_eta=False) as bar:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        got = digest.hexdigest()
+        if expected_sha256 and got != expected_sha256:
+            raise ZooError(f"{url} downloaded with sha256 {got}, not the expected {expected_sha256}: the file "
+                           f"was changed or damaged on the way; it was not kept")
+        os.replace(partial, target)
+    except urllib.error.HTTPError as exc:
+        raise ZooError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise ZooError(f"cannot download {url}: {why}; check the network, or download the file yourself "
+                       f"and give its path") from None
+    except OSError as exc:
+        raise WriteError(f"cannot write the download to {folder}: {reason(exc, folder)}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    if not expected_sha256:
+        echo(f"Notice: no sha256 was given for {url}, so it was not verified; pin it with "
+             f"{url}#sha256={got}")
+    return target
+
+
+def _stderr():
+    import sys
+
+    return sys.stderr
+
+
+def hf_snapshot(uri: str, echo: Callable[[str], None] = print) -> Path:
+    """``hf://owner/name[@revision]``: the exported folder in a Hugging Face
+    Hub model repository, through ``huggingface_hub`` (an optional extra)."""
+    parts = urlsplit(uri)
+    repo, _, revision = (parts.netloc + parts.path).partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise ZooError(f"{uri}: a Hub URI is hf://OWNER/NAME (or hf://OWNER/NAME@REVISION)")
+    try:
+        import huggingface_hub
+    except ImportError:
+        raise ZooError(f"{uri} needs the huggingface_hub library: pip install 'zoo-core[hf]'") from None
+    try:
+        folder = huggingface_hub.snapshot_download(repo_id=repo, revision=revision or None,
+                                                   allow_patterns=list(KNOWN_FILES),
+                                                   cache_dir=str(cache_dir() / "hf"))
+    except Exception as exc:  # the library's errors have no common base short of Exception
+        raise ZooError(f"cannot fetch {uri} from the Hugging Face Hub: {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return Path(folder)
+
+
+# === Presets' published weights ===
+
+
+def preset_weights(preset) -> Optional[dict]:
+    """A preset's ``weights`` table (``uri`` and ``sha256``), or None."""
+    weights = getattr(preset, "weights", None)
+    return dict(weights) if weights else None
+
+
+def preset_source(registry, name: str, echo: Callable[[str], None] = print) -> Path:
+    """The unpacked, verified weights a preset names (``--pretrained``)."""
+    entry = registry.find(name)
+    if entry is None or entry.kind != "preset":
+        what = f"a {entry.kind}" if entry else "not a preset"
+        raise ZooError(f"--pretrained takes a preset name, and '{name}' is {what}; "
+                       f"'zoo list presets' marks the ones with weights")
+    weights = preset_weights(entry.spec)
+    if not weights:
+        with_weights = [e.name for e in registry.entries("preset") if preset_weights(e.spec)]
+        raise ZooError(f"preset '{name}' has no published weights; train it with 'zoo train {name}'"
+                       + (f", or use one that has: {', '.join(with_weights)}" if with_weights else ""))
+    return fetch(weights["uri"], weights.get("sha256"), registry, echo)
+
+
+def describe_weights(registry, preset) -> Optional[dict]:
+    """What ``zoo info`` says of a preset's weights, without Keras: the URI,
+    the checksum, and for a file on this machine (inside a plugin, or already
+    downloaded) its size and the eval results its metadata carries."""
+    weights = preset_weights(preset)
+    if not weights:
+        return None
+    out = {"uri": weights["uri"], "sha256": weights.get("sha256"), "size": None, "eval": None,
+           "available": False, "problem": None}
+    try:
+        uri = weights["uri"]
+        path = None
+        if urlsplit(uri).scheme == "package":
+            path = package_file(uri, registry)
+        elif urlsplit(uri).scheme in URL_SCHEMES:
+            candidate = cache_dir() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:32]
+            path = next(iter(candidate.glob("*.zip")), None) if candidate.is_dir() else None
+        if path is not None:
+            out["size"] = path.stat().st_size
+            out["eval"] = archive_metadata(path).get("eval")
+            out["available"] = True
+    except (ZooError, OSError) as exc:
+        out["problem"] = str(exc)
+    return out
