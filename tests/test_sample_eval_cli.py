@@ -149,6 +149,38 @@ def test_every_model_samples_and_evaluates(model, trained, run, workspace):
     assert json.loads((folder / "eval.json").read_text())["metrics"].keys() == metrics.keys()
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_exports_and_loads_back(model, trained, run, workspace):
+    """zoo export of every model: weights only, and the export samples the
+    same images as its run and evaluates without writing into itself."""
+    import zipfile
+
+    from zoo_core import hub
+
+    folder = trained(model)
+    archive = workspace / f"{model}-export.zip"
+    result = run("export", folder, archive)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(archive) as z:
+        names = set(z.namelist())
+    assert {"metadata.json", "config.toml", "model.weights.h5", "README.md", "samples.png"} <= names
+    assert not any(n.endswith((".keras", ".py", ".pkl")) for n in names)
+    meta = hub.archive_metadata(archive)
+    assert meta["model"] == model and meta["parameters"] > 0 and meta["dataset"]["image_shape"] == [16, 16, 1]
+    for source in (folder, archive):
+        assert run("sample", source, "--num", 5, "--seed", 1, "--out", workspace / f"{model}-x.npz").exit_code == 0
+        images = np.load(workspace / f"{model}-x.npz")["images"]
+        if source == folder:
+            expected = images
+    np.testing.assert_allclose(images, expected, atol=1e-6)
+    result = run("eval", archive, "--json", "--metrics", "fd", *QUICK_EVAL)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["file"] is None  # an export stays as it was published
+    unpacked = workspace / "cache" / "models" / hub.sha256_file(archive)
+    assert sorted(p.name for p in unpacked.iterdir()) == sorted(names)
+    hub.verify_folder(unpacked)
+
+
 # === zoo sample ===
 
 

@@ -19,6 +19,8 @@ from . import __version__, hub
 from .errors import ZooError
 
 GRID_SIDE = 8
+#: Names that look like a file of another format: refused rather than made a folder of.
+ARCHIVE_LIKE = (".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".keras", ".h5", ".npz", ".png")
 
 
 def eval_summary(result: Optional[dict]) -> Optional[dict]:
@@ -53,7 +55,7 @@ def summary_line(summary: Optional[dict]) -> str:
     if "fd" in summary:
         parts.append(f"FD {summary['fd']:.3g} (real data {summary['fd_floor']:.2g})")
     if "kid" in summary:
-        parts.append(f"KID {summary['kid'] * 1e3:.3g}e-3")
+        parts.append(f"KID {summary['kid']:.3g}")
     if "classes_present" in summary:
         parts.append(f"{summary['classes_present']}/{summary['classes']} classes "
                      f"(rarest {summary['rarest_class']:.1%})")
@@ -79,8 +81,9 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
     if out.exists() or out.is_symlink():
         raise ZooError(f"{out} already exists; zoo export writes a new folder or .zip and never replaces "
                        f"one: choose another name")
-    if out.suffix and out.suffix != ".zip":
-        raise ZooError(f"{out}: give a folder name, or a file name ending in .zip")
+    if out.suffix.lower() in ARCHIVE_LIKE:
+        raise ZooError(f"{out}: zoo export writes a folder, or a .zip archive; give a folder name or a "
+                       f"file name ending in .zip")
     check_can_create(out, "the export")
     run = open_source(source, registry, echo=echo)
     if not run.config:
@@ -90,13 +93,14 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
     staging = out.with_name(f".{out.name}.zoo-new-{os.getpid()}")
     try:
         staging.mkdir()
-        write_folder(loaded, staging, name=out.stem if out.suffix else out.name, registry=registry)
-        if out.suffix == ".zip":
-            archive = staging.with_suffix(".zip")
-            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        archive = out.suffix.lower() == ".zip"
+        write_folder(loaded, staging, name=out.stem if archive else out.name, registry=registry)
+        if archive:
+            packed = staging.with_suffix(".zip")
+            with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
                 for path in sorted(staging.iterdir()):
                     z.write(path, path.name)
-            os.replace(archive, out)
+            os.replace(packed, out)
         else:
             os.replace(staging, out)
     except OSError as exc:

@@ -381,7 +381,12 @@ def preset_weights(preset) -> Optional[dict]:
 
 def preset_source(registry, name: str, echo: Callable[[str], None] = print) -> Path:
     """The unpacked, verified weights a preset names (``--pretrained``)."""
-    entry = registry.find(name)
+    from .errors import UnknownNameError
+
+    try:
+        entry = registry.find(name)
+    except UnknownNameError as exc:
+        raise ZooError(f"--pretrained takes a preset name: {exc}") from None
     if entry is None or entry.kind != "preset":
         what = f"a {entry.kind}" if entry else "not a preset"
         raise ZooError(f"--pretrained takes a preset name, and '{name}' is {what}; "

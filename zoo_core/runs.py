@@ -106,7 +106,10 @@ def open_source(source: str | Path, registry=None, *, pretrained: bool = False, 
         return run
     path = Path(text).expanduser()
     if not path.exists() and registry is not None:
-        entry = registry.find(text)
+        try:
+            entry = registry.find(text)
+        except ZooError:
+            entry = None
         if entry is not None and entry.kind == "preset":
             has = "add --pretrained to use its published weights" if hub.preset_weights(entry.spec) else (
                 f"it has no published weights: train it first with 'zoo train {text}'")

@@ -35,11 +35,31 @@ def learning_rates(config, *networks: str) -> None:
             raise ValueError(f"'{name}' must be positive, got {value}")
 
 
+#: Presets whose weights ship in ``zoo_hybrids/pretrained/`` (``zoo export`` of a
+#: run trained here with the preset's own settings on real Fashion-MNIST, with
+#: its ``zoo eval``), and each archive's SHA-256. ``--pretrained`` loads them.
+PUBLISHED = {
+    "aae-fashion-mnist": "19438516ecbbab2bdf303329f83f7b7fa31ee8cfd8f971b7cab959551ec84abf",
+    "labelled-aae-fashion-mnist": "14b5f68d03d362c3ebc731d853d923851c1052912e54223fcc4d1c86117be284",
+    "bigan-fashion-mnist": "e59514856d59345e2576b5a34fd46a909d9a9402e36fe8344f180ae887c382e7",
+    "alpha-gan-fashion-mnist": "56a334a4f985537d092cb26170edd64901c178a77805fea9955b609ecaa2f777",
+    "soft-introvae-fashion-mnist": "ced24413b0db98f4cdbf20542b09d14510798c37a4ad91dc3303bb993d8f50e2",
+    "vq-vae-fashion-mnist": "38454ff1202e8d013e33b8f596d790110d939edfc95a3cbad9a35258f725d884",
+}
+
+
+def published(preset: str):
+    """A preset's ``weights``: its archive inside this package, or None."""
+    sha = PUBLISHED.get(preset)
+    return {"uri": f"package://zoo_hybrids/pretrained/{preset}.zip", "sha256": sha} if sha else None
+
+
 def mnist_presets(model: str, about: str, model_config: dict, train: dict, loss: str = "non-saturating") -> list:
     """``MODEL-mnist`` and ``MODEL-fashion-mnist``: the same recipe on each data set."""
     from zoo_core.specs import PresetSpec
 
     return [PresetSpec(name=f"{model}-{dataset}", description=f"{about} on {title}", model=model, dataset=dataset,
-                       loss=loss, model_config=dict(model_config), train=dict(train))
+                       loss=loss, model_config=dict(model_config), train=dict(train),
+                       weights=published(f"{model}-{dataset}"))
             for dataset, title in (("mnist", "MNIST"), ("fashion-mnist", "Fashion-MNIST"))]
 

@@ -126,16 +126,21 @@ MODELS = [MODEL, LABELLED_MODEL]
 
 # === Presets ===
 
-# Reconstruction at Adam 1e-3, the adversarial pair at DCGAN's 2e-4 (beta_1
-# 0.5 for all). The paper trains with SGD and momentum; these Adam settings
-# are a starting point, not yet tuned on the real data sets.
+# Reconstruction at Adam 1e-3, the latent discriminator at DCGAN's 2e-4 (beta_1
+# 0.5 for all); the paper trains with SGD and momentum. The unlabelled AAE's
+# encoder, as the adversarial pair's generator, steps at the reconstruction's
+# 1e-3: at 2e-4 the reconstruction steps pulled the codes away five times
+# faster than the adversarial ones pulled them back, the discriminator won
+# outright from epoch 6 (0.99 against 0.01) and prior draws decoded to blobs
+# (FD 132 on Fashion-MNIST). At 1e-3 it stays at 0.50/0.50 throughout: FD 33.3.
+# The labelled AAE trains well at 2e-4 (its discriminator also sees the class).
 _MODEL = {"latent_dim": 8, "encoder_filters": [32, 64], "decoder_filters": [64, 32], "encoder_units": 256,
           "discriminator_units": [512, 512], "discriminator_learning_rate": 2e-4, "generator_learning_rate": 2e-4}
 _TRAIN = {"batch_size": 100, "optimizer": "adam", "learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.999, "seed": 0}
 
 PRESETS = checks.mnist_presets(
     "aae", "Makhzani et al. (2015) adversarial autoencoder (8-D code, N(0, I) prior)",
-    _MODEL, {**_TRAIN, "epochs": 20},
+    {**_MODEL, "generator_learning_rate": 1e-3}, {**_TRAIN, "epochs": 20},
 ) + checks.mnist_presets(
     "labelled-aae", "Makhzani et al. (2015) adversarial autoencoder, one 10-D prior component per class",
     {**_MODEL, "latent_dim": 10}, {**_TRAIN, "epochs": 20},

@@ -1,0 +1,408 @@
+"""Models without training: the bundled pretrained presets, ``zoo export``,
+and loading from a URL (a real HTTP server on 127.0.0.1, real sockets),
+``hf://`` and archives, with the checksum and safety checks."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zoo_core
+from zoo_core import hub
+from zoo_core.errors import ZooError
+from zoo_core.registry import load_registry
+
+from test_cli import assert_clean_error
+
+REGISTRY = load_registry()
+PRETRAINED = sorted(e.name for e in REGISTRY.entries("preset") if e.spec.weights)
+#: Outputs of the bundled weights on fixed inputs, computed on TensorFlow where they were trained.
+REFERENCE = Path(__file__).parent / "data" / "pretrained-reference.npz"
+OTHER_BACKENDS = [b for b in ("tensorflow", "jax", "torch")
+                  if b != os.environ.get("KERAS_BACKEND", "tensorflow") and importlib.util.find_spec(b)]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def bundled(preset: str) -> Path:
+    return hub.package_file(REGISTRY.preset(preset).weights["uri"], REGISTRY)
+
+
+class Server:
+    """A static file server on 127.0.0.1 that counts its requests."""
+
+    def __init__(self, root: Path):
+        self.requests = []
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append(self.path)
+                super().do_GET()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    shutil.copy(bundled("vae-mnist"), root / "vae-mnist.zip")
+    server = Server(root)
+    yield server, root
+    server.close()
+
+
+def sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def repack(source: Path, target: Path, change=None, extra=None):
+    """Copy an archive member by member, ``change(name, data) -> data`` on the way, plus ``extra`` members."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            new.writestr(info.filename, change(info.filename, data) if change else data)
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+# === The bundled weights ===
+
+
+def test_the_issue_presets_ship_weights():
+    wanted = {"vae-mnist", "vae-fashion-mnist", "dcgan-fashion-mnist", "cgan-mnist", "vaegan-fashion-mnist"}
+    assert wanted <= set(PRETRAINED)
+    for preset in PRETRAINED:
+        path = bundled(preset)
+        assert path.stat().st_size < 8e6, f"{preset}: {path.stat().st_size / 1e6:.1f} MB"
+        assert sha(path) == REGISTRY.preset(preset).weights["sha256"], f"{preset}: the archive changed"
+        meta = hub.archive_metadata(path)
+        assert meta["preset"] == preset and meta["eval"]["fd"] > 0, preset
+        config = REGISTRY.preset(preset)
+        assert meta["model"] == config.model and meta["dataset"]["name"] == config.dataset
+
+
+@pytest.mark.parametrize("preset", PRETRAINED)
+def test_pretrained_preset_samples_without_training(preset, cli, tmp_path):
+    result = cli("sample", preset, "--pretrained", "--num", 4, "--out", tmp_path / "grid.npz")
+    assert result.exit_code == 0, result.output
+    images = np.load(tmp_path / "grid.npz")["images"]
+    assert images.shape[0] == 4 and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    assert images.std() > 0.05  # trained weights draw something, not a flat field
+
+
+def fixed_outputs(model) -> np.ndarray:
+    """The model's images for fixed latents (no random numbers: those differ between backends)."""
+    import keras
+
+    if getattr(model, "conditional", False) and hasattr(model, "generator"):
+        z = np.random.default_rng(0).normal(size=(4, model.latent_dim)).astype("float32")
+        labels = np.arange(4, dtype="int32").reshape(-1, 1)
+        return keras.ops.convert_to_numpy(model.generator([z, labels], training=False))
+    if callable(getattr(model, "reconstruct", None)):
+        x = np.random.default_rng(0).uniform(size=(4, *model.image_shape)).astype("float32")
+        return np.asarray(model.reconstruct(x))
+    z = np.random.default_rng(0).normal(size=(4, model.latent_dim)).astype("float32")
+    return np.asarray(model.decode(z)) if callable(getattr(model, "decode", None)) else (
+        keras.ops.convert_to_numpy(model.generator(z, training=False)))
+
+
+@pytest.mark.parametrize("preset", PRETRAINED)
+def test_weights_trained_on_tensorflow_give_the_same_images_here(preset):
+    """Run on every backend in CI: the bundled weights (trained on TensorFlow)
+    compute the same images, to float precision."""
+    model = zoo_core.load_model(preset, pretrained=True)
+    with np.load(REFERENCE) as reference:
+        np.testing.assert_allclose(fixed_outputs(model), reference[preset], atol=2e-4)
+
+
+def test_pretrained_conditional_class(cli, tmp_path):
+    result = cli("sample", "cgan-mnist", "--pretrained", "--class", 3, "--num", 5, "--out", tmp_path / "c.npz")
+    assert result.exit_code == 0, result.output
+    assert list(np.load(tmp_path / "c.npz")["labels"]) == [3] * 5
+
+
+def test_pretrained_eval_and_default_output_in_the_current_folder(cli, tmp_path, private_cache):
+    result = cli("eval", "vae-mnist", "--pretrained", "--metrics", "reconstruction", "--num", 50, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["run"] == "vae-mnist (pretrained)" and report["file"] is None
+    assert 0 < report["metrics"]["reconstruction"]["mse"] < report["metrics"]["reconstruction"]["mean_image_mse"]
+    assert cli("sample", "vae-mnist", "--pretrained", "--num", 4).exit_code == 0
+    assert (tmp_path / "vae-mnist-sample-seed0.png").is_file()  # not inside zoo's cache
+    unpacked = private_cache / "models" / sha(bundled("vae-mnist"))
+    hub.verify_folder(unpacked)  # nothing was written into it
+    assert not (unpacked / "vae-mnist-sample-seed0.png").exists()
+
+
+def test_python_api():
+    model = zoo_core.load_model("dcgan-fashion-mnist", pretrained=True)
+    assert model.generate(3, seed=0).shape == (3, 28, 28, 1)
+    with pytest.raises(ZooError, match="no published weights"):
+        zoo_core.load_model("gan-mnist", pretrained=True)
+
+
+def test_info_and_list_show_the_weights(cli):
+    result = cli("info", "dcgan-fashion-mnist")
+    assert result.exit_code == 0
+    line = next(l for l in result.output.splitlines() if l.startswith("Pretrained weights:"))
+    assert "MB" in line and "sha256" in line and "on this machine" in line
+    assert "Eval: FD" in result.output and "10/10 classes" in result.output
+    assert "Pretrained weights: none" in cli("info", "gan-mnist").output
+    doc = json.loads(cli("info", "vae-mnist", "--json").output)
+    assert doc["weights"]["available"] and doc["weights"]["size"] > 0 and doc["weights"]["eval"]["fd"] > 0
+    rows = {line.split()[0]: line.split()[4] for line in cli("list", "presets").output.splitlines()[2:]}
+    assert rows["dcgan-fashion-mnist"] == "yes" and rows["gan-mnist"] == "-"
+
+
+def test_pretrained_bad_inputs(cli):
+    assert_clean_error(cli("sample", "gan-mnist", "--pretrained"), "no published weights", "zoo train gan-mnist")
+    assert_clean_error(cli("sample", "dcgan", "--pretrained"), "takes a preset name", "a model")
+    assert_clean_error(cli("sample", "nope", "--pretrained"), "takes a preset name")
+    assert_clean_error(cli("sample", "dcgan-fashion-mnist"), "is a preset", "--pretrained")
+    assert_clean_error(cli("eval", "vae-mnist"), "is a preset", "--pretrained")
+
+
+def test_preset_file_weights_are_checked(cli, tmp_path):
+    (tmp_path / "zoo.toml").write_text('[presets.mine]\nmodel = "vae"\ndataset = "mnist"\nweights = "x.zip"\n')
+    result = cli("sample", "mine", "--pretrained", "--registry", tmp_path / "zoo.toml")
+    assert_clean_error(result, "'weights' must be a table")
+    (tmp_path / "zoo.toml").write_text(
+        '[presets.mine]\nmodel = "vae"\ndataset = "mnist"\nweights = { uri = "x.zip", sha256 = "abc" }\n')
+    assert_clean_error(cli("sample", "mine", "--pretrained", "--registry", tmp_path / "zoo.toml"), "64 hexadecimal")
+
+
+def test_a_tampered_bundled_file_is_refused(cli, tmp_path):
+    """A preset whose archive no longer matches its sha256 (here: a copy with one
+    weight changed, named by a zoo.toml with the original's checksum)."""
+    original = bundled("vae-mnist")
+
+    def flip(name, data):
+        if name != hub.WEIGHTS_FILE:
+            return data
+        data = bytearray(data)
+        data[len(data) // 2] ^= 0xFF
+        return bytes(data)
+
+    repack(original, tmp_path / "tampered.zip", flip)
+    (tmp_path / "zoo.toml").write_text(
+        f'[presets.vae-mnist]\nweights = {{ uri = "tampered.zip", sha256 = "{sha(original)}" }}\n')
+    assert_clean_error(cli("sample", "vae-mnist", "--pretrained"), "not the expected", "refusing it")
+    # Without the archive's checksum, the per-file checksums inside still catch it.
+    assert_clean_error(cli("sample", tmp_path / "tampered.zip"), "does not match the checksum", hub.WEIGHTS_FILE)
+    models = tmp_path / "cache" / "models"
+    assert not models.exists() or not any(models.iterdir())  # nothing unpacked, no staging left
+
+
+# === Archives that are not what they claim ===
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"evil.py": "import os"}, ["evil.py", "expected only"]),
+    ({"../escape.txt": "x"}, ["../escape.txt"]),
+    ({"sub/dir/metadata.json": "{}"}, ["sub/dir/metadata.json"]),
+])
+def test_archives_with_foreign_members_are_refused(extra, words, cli, tmp_path):
+    bad = repack(bundled("vae-mnist"), tmp_path / "bad.zip", extra=extra)
+    assert_clean_error(cli("sample", bad), *words)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_archive_with_a_symlink_is_refused(cli, tmp_path):
+    bad = tmp_path / "link.zip"
+    with zipfile.ZipFile(bundled("vae-mnist")) as old, zipfile.ZipFile(bad, "w") as z:
+        for info in old.infolist():
+            if info.filename != "eval.json":
+                z.writestr(info.filename, old.read(info))
+        info = zipfile.ZipInfo("eval.json")
+        info.external_attr = (0o120777 << 16)
+        z.writestr(info, "/etc/passwd")
+    assert_clean_error(cli("sample", bad), "symbolic link")
+
+
+def test_not_a_zoo_model(cli, tmp_path):
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    assert_clean_error(cli("sample", tmp_path / "junk.zip"), "not a zoo model archive")
+    wrong = repack(bundled("vae-mnist"), tmp_path / "wrong.zip",
+                   lambda n, d: json.dumps({"format": "other"}).encode() if n == hub.METADATA_FILE else d)
+    assert_clean_error(cli("sample", wrong), "not a zoo model")
+    newer = repack(bundled("vae-mnist"), tmp_path / "newer.zip",
+                   lambda n, d: json.dumps({**json.loads(d), "format_version": 99}).encode()
+                   if n == hub.METADATA_FILE else d)
+    assert_clean_error(cli("sample", newer), "format version 99", "upgrade zoo-core")
+
+
+def test_a_missing_plugin_is_named(cli, tmp_path):
+    folder = tmp_path / "export"
+    with zipfile.ZipFile(bundled("vae-mnist")) as z:
+        z.extractall(folder)
+    config = (folder / hub.CONFIG_FILE).read_bytes()
+    assert b'name = "vae"' in config
+    (folder / hub.CONFIG_FILE).write_bytes(config.replace(b'name = "vae"', b'name = "someone-elses-vae"'))
+    meta = json.loads((folder / hub.METADATA_FILE).read_text())
+    meta["files"][hub.CONFIG_FILE] = sha(folder / hub.CONFIG_FILE)
+    (folder / hub.METADATA_FILE).write_text(json.dumps(meta))
+    assert_clean_error(cli("sample", folder), "someone-elses-vae", "pip install zoo-vae")
+
+
+# === Downloads ===
+
+
+def test_download_by_url_once_with_checksum(served, cli, tmp_path, private_cache):
+    server, root = served
+    url = f"{server.url('vae-mnist.zip')}#sha256={sha(root / 'vae-mnist.zip')}"
+    result = cli("sample", url, "--num", 4, "--out", tmp_path / "a.npz")
+    assert result.exit_code == 0, result.output
+    assert cli("eval", url, "--metrics", "reconstruction", "--num", 20).exit_code == 0
+    assert server.requests == ["/vae-mnist.zip"]  # downloaded once, then from the cache
+    assert not [p for p in private_cache.rglob("*") if ".zoo-part" in p.name]
+
+
+def test_download_without_checksum_says_how_to_pin_it(served, cli, tmp_path):
+    server, root = served
+    result = cli("sample", server.url("vae-mnist.zip"), "--num", 2, "--out", tmp_path / "a.npz")
+    assert result.exit_code == 0, result.output
+    assert f"#sha256={sha(root / 'vae-mnist.zip')}" in result.output
+
+
+def test_download_with_a_wrong_checksum_keeps_nothing(served, cli, private_cache):
+    server, _ = served
+    result = cli("sample", f"{server.url('vae-mnist.zip')}#sha256={'0' * 64}")
+    assert_clean_error(result, "not the expected", "not kept")
+    assert not [p for p in private_cache.rglob("*") if p.is_file()]
+
+
+def test_download_errors(served, cli):
+    server, _ = served
+    assert_clean_error(cli("sample", server.url("missing.zip")), "HTTP 404")
+    assert_clean_error(cli("sample", f"{server.url('x.zip')}#md5=abc"), "#sha256=HEX")
+    port = server.httpd.server_address[1]
+    server.close()
+    assert_clean_error(cli("sample", f"http://127.0.0.1:{port}/vae-mnist.zip"), "cannot download", "network")
+
+
+@pytest.mark.skipif(not OTHER_BACKENDS, reason="only one Keras backend is installed")
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_an_export_served_by_url_samples_and_evaluates_on_another_backend(backend, served, tmp_path, private_cache):
+    """zoo export of a run made on this backend, served over HTTP, sampled and
+    evaluated by URL in a fresh process on another backend."""
+    server, root = served
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli as zoo
+
+    runner = CliRunner()
+    data = tmp_path / "d.npz"
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(size=(60, 16, 16)) * 255).astype(np.uint8)
+    np.savez(data, x_train=x[:50], x_test=x[50:], y_train=np.arange(50) % 2, y_test=np.arange(10) % 2)
+    run = tmp_path / "run"
+    result = runner.invoke(zoo, ["train", "vae", "--dataset", f"npz:{data}", "--epochs", "1", "--set",
+                                 "filters=[4, 8]", "--set", "dense_units=8", "--set", "latent_dim=2",
+                                 "--set", "grid_size=2", "--out", str(run)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(zoo, ["export", str(run), str(root / "tiny.zip")]).exit_code == 0
+    url = f"{server.url('tiny.zip')}#sha256={sha(root / 'tiny.zip')}"
+    env = {**os.environ, "KERAS_BACKEND": backend, "ZOO_CACHE_DIR": str(private_cache)}
+    zoo_cmd = [sys.executable, "-m", "zoo_core.cli"]
+    done = subprocess.run([*zoo_cmd, "sample", url, "--num", "3", "--out", str(tmp_path / "s.npz")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"backend {backend}" in done.stdout
+    done = subprocess.run([*zoo_cmd, "eval", url, "--metrics", "reconstruction", "--num", "10", "--json"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["backend"] == backend
+
+
+# === hf:// ===
+
+
+def test_hf_without_the_library_says_what_to_install(cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    assert_clean_error(cli("sample", "hf://someone/vae-mnist"), "huggingface_hub", "pip install")
+    assert_clean_error(cli("sample", "hf://no-owner"), "hf://OWNER/NAME")
+
+
+def test_hf_loads_the_snapshot_folder(cli, monkeypatch, tmp_path):
+    """The Hub itself cannot be reached here: a stand-in ``snapshot_download``
+    returns an exported folder, as the real one does after downloading it."""
+    import types
+
+    folder = tmp_path / "snapshot"
+    with zipfile.ZipFile(bundled("vae-mnist")) as z:
+        z.extractall(folder)
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None, cache_dir=None):
+        calls.append((repo_id, revision))
+        if repo_id != "someone/vae-mnist":
+            raise RuntimeError("404 Client Error: Repository Not Found")
+        return str(folder)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    result = cli("sample", "hf://someone/vae-mnist@v1", "--num", 2, "--out", tmp_path / "h.npz")
+    assert result.exit_code == 0, result.output
+    assert calls == [("someone/vae-mnist", "v1")]
+    assert_clean_error(cli("sample", "hf://someone/other"), "Repository Not Found")
+
+
+# === zoo export bad inputs ===
+
+
+def test_export_bad_inputs(cli, tmp_path):
+    folder = tmp_path / "unpacked"
+    with zipfile.ZipFile(bundled("vae-mnist")) as z:
+        z.extractall(folder)
+    (tmp_path / "taken.zip").write_bytes(b"mine")
+    assert_clean_error(cli("export", folder, tmp_path / "taken.zip"), "already exists")
+    assert (tmp_path / "taken.zip").read_bytes() == b"mine"
+    (tmp_path / "taken").mkdir()
+    assert_clean_error(cli("export", folder, tmp_path / "taken"), "already exists")
+    assert_clean_error(cli("export", folder, tmp_path / "x.tar.gz"), "ending in .zip")
+    assert_clean_error(cli("export", tmp_path / "nope", tmp_path / "y.zip"), "does not exist")
+    assert not (tmp_path / "y.zip").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["taken", "taken.zip", "unpacked"]
+    # An export of an export is an export.
+    result = cli("export", folder, tmp_path / "again.zip")
+    assert result.exit_code == 0, result.output
+    assert hub.archive_metadata(tmp_path / "again.zip")["eval"] == hub.archive_metadata(bundled("vae-mnist"))["eval"]
+
+
+if __name__ == "__main__":
+    # Rewrites the reference after the bundled weights change: on TensorFlow, where they were trained.
+    #   KERAS_BACKEND=tensorflow python tests/test_hub.py
+    outputs = {p: fixed_outputs(zoo_core.load_model(p, pretrained=True)) for p in PRETRAINED}
+    np.savez_compressed(REFERENCE, **outputs)
+    print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
