@@ -394,6 +394,7 @@ def test_export_bad_inputs(cli, tmp_path):
     assert_clean_error(cli("export", tmp_path / "nope", tmp_path / "y.zip"), "does not exist")
     assert not (tmp_path / "y.zip").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["taken", "taken.zip", "unpacked"]
+    assert_clean_error(cli("train", "--resume", folder), "exported model", "weights only")
     # An export of an export is an export.
     result = cli("export", folder, tmp_path / "again.zip")
     assert result.exit_code == 0, result.output

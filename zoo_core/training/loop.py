@@ -346,6 +346,12 @@ def resume_run(
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
+    from ..hub import is_exported_folder
+
+    if is_exported_folder(run_dir):
+        raise ZooError(f"{run_dir} is an exported model: weights only, without the optimizer state and "
+                       f"checkpoint a resume needs; train a new run with zoo train (its preset: "
+                       f"zoo info shows it in {CONFIG_FILE})")
     try:
         lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
     except OSError as exc:
