@@ -178,7 +178,7 @@ def preset_config_problem(registry: Registry, spec) -> str | None:
     from .resolve import resolve_run
 
     try:
-        resolve_run(registry, spec.name, require_dataset=False)
+        resolve_run(registry, spec.name, require_dataset=False, require_dataset_arg=False)
     except ZooError as exc:
         return str(exc)
     return None
@@ -208,7 +208,9 @@ def info_text(registry: Registry, entry: Entry) -> str:
         lines.append(f"Loss:    {d['loss'] or '(the model default)'} {_kv(d['loss_config'])}")
         lines.append(f"Train:   {_kv(d['train'])}")
         if not d["invalid"] and not d["unavailable"]:
-            lines.append(f"Train it: zoo train {d['name']}   (change anything with --set KEY=VALUE)")
+            needs = ":" not in d["dataset"] and registry.dataset(d["dataset"]).needs_arg
+            data = f" --dataset {d['dataset']}:PATH" if needs else ""
+            lines.append(f"Train it: zoo train {d['name']}{data}   (change anything with --set KEY=VALUE)")
         lines += weights_lines(d["name"], d["weights"])
         lines.append("\nTraining options (train.*):\n" + _fields_table(TrainConfig))
         return "\n".join(lines)

@@ -39,6 +39,7 @@ def resolve_run(
     overrides: Iterable[str] = (),
     train: Optional[Mapping[str, Any]] = None,
     require_dataset: bool = True,
+    require_dataset_arg: bool = True,
 ) -> ResolvedRun:
     """Resolve a preset or model name plus command-line changes.
 
@@ -75,7 +76,7 @@ def resolve_run(
     else:
         base, dataset_arg = split_dataset(dataset_name)
         dataset_spec = registry.dataset(base)
-        if dataset_spec.needs_arg and not dataset_arg:
+        if dataset_spec.needs_arg and not dataset_arg and require_dataset_arg:
             raise ZooError(f"dataset '{base}' needs {dataset_spec.arg_help or 'an argument'}: --dataset {base}:ARG")
 
     changes = parse_overrides(
