@@ -301,6 +301,7 @@ def test_download_with_a_wrong_checksum_keeps_nothing(served, cli, private_cache
     result = cli("sample", f"{server.url('vae-mnist.zip')}#sha256={'0' * 64}")
     assert_clean_error(result, "not the expected", "not kept")
     assert not [p for p in private_cache.rglob("*") if p.is_file()]
+    assert not (private_cache / "downloads").exists() or not any((private_cache / "downloads").iterdir())
 
 
 def test_download_errors(served, cli):
@@ -394,7 +395,12 @@ def test_export_bad_inputs(cli, tmp_path):
     assert_clean_error(cli("export", tmp_path / "nope", tmp_path / "y.zip"), "does not exist")
     assert not (tmp_path / "y.zip").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["taken", "taken.zip", "unpacked"]
+    assert_clean_error(cli("export", "cgan-mnist", tmp_path / "c.zip"), "is a preset", "--pretrained")
     assert_clean_error(cli("train", "--resume", folder), "exported model", "weights only")
+    result = cli("export", "cgan-mnist", "--pretrained", tmp_path / "new" / "folder" / "cgan.zip")
+    assert result.exit_code == 0, result.output
+    meta = hub.archive_metadata(tmp_path / "new" / "folder" / "cgan.zip")
+    assert meta["epochs"] == hub.archive_metadata(bundled("cgan-mnist"))["epochs"] == 30
     # An export of an export is an export.
     result = cli("export", folder, tmp_path / "again.zip")
     assert result.exit_code == 0, result.output

@@ -448,9 +448,10 @@ def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, 
 @cli.command()
 @click.argument("run", metavar="RUN")
 @click.argument("out", metavar="OUT")
+@pretrained_option
 @backend_option
 @registry_option
-def export(run, out, backend, registry_files):
+def export(run, out, pretrained, backend, registry_files):
     """Write RUN as a shareable model: folder OUT, or OUT.zip.
 
     It holds the weights only (no code), the resolved config.toml,
@@ -462,7 +463,8 @@ def export(run, out, backend, registry_files):
     from .export import export_run
     from .hub import sha256_file
 
-    path = export_run(run, out, registry=get_registry(registry_files), backend=backend, echo=click.echo)
+    path = export_run(run, out, registry=get_registry(registry_files), backend=backend, echo=click.echo,
+                      pretrained=pretrained)
     if path.is_file():
         click.echo(f"Exported {run} to {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {sha256_file(path)})")
         click.echo(f"Serve it and load it with: zoo sample https://HOST/{path.name}#sha256={sha256_file(path)}")

@@ -70,9 +70,9 @@ def summary_line(summary: Optional[dict]) -> str:
 
 
 def export_run(source: str, out: str | os.PathLike, *, registry, backend: Optional[str] = None,
-               echo: Callable[[str], None] = print) -> Path:
-    """Write run ``source`` as an exported model at ``out`` (a folder, or
-    ``.zip``); returns ``out``."""
+               echo: Callable[[str], None] = print, pretrained: bool = False) -> Path:
+    """Write run ``source`` (with ``pretrained``: a preset's published
+    weights) as an exported model at ``out`` (a folder, or ``.zip``); returns ``out``."""
     from .evaluation.loading import load_run
     from .files import WriteError, check_can_create, reason
     from .runs import open_source
@@ -85,13 +85,14 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
         raise ZooError(f"{out}: zoo export writes a folder, or a .zip archive; give a folder name or a "
                        f"file name ending in .zip")
     check_can_create(out, "the export")
-    run = open_source(source, registry, echo=echo)
+    run = open_source(source, registry, pretrained=pretrained, echo=echo)
     if not run.config:
         raise ZooError(f"{source} is a bare .keras file: it records no config or data set; export the run "
                        f"folder that holds it")
     loaded = load_run(run, registry, backend, echo=echo)
     staging = out.with_name(f".{out.name}.zoo-new-{os.getpid()}")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # as every file zoo writes
         staging.mkdir()
         archive = out.suffix.lower() == ".zip"
         write_folder(loaded, staging, name=out.stem if archive else out.name, registry=registry)
@@ -104,7 +105,7 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
         else:
             os.replace(staging, out)
     except OSError as exc:
-        raise WriteError(f"cannot write {out}: {reason(exc, out.parent)}") from None
+        raise WriteError(f"cannot write {out}: {reason(exc, out)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         staging.with_suffix(".zip").unlink(missing_ok=True)
@@ -149,7 +150,7 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
         "loss": config["loss"]["name"],
         "dataset": {"name": config.get("dataset"), **config.get("data", {})},
         "parameters": int(model.count_params()),
-        "epochs": _epochs(run.path),
+        "epochs": run.metadata.get("epochs") if run.exported else _epochs(run.path),
         "trained": {"zoo": zoo.get("version"), "keras": zoo.get("keras"), "backend": zoo.get("backend"),
                     "created": zoo.get("created"), "plugins": zoo.get("plugins", {})},
         "exported": {"zoo": __version__, "keras": keras.__version__, "backend": keras.backend.backend(),

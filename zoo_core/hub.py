@@ -337,6 +337,11 @@ def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], Non
         raise WriteError(f"cannot write the download to {folder}: {reason(exc, folder)}") from None
     finally:
         partial.unlink(missing_ok=True)
+        if not target.exists():
+            try:
+                folder.rmdir()  # nothing was kept: leave no empty folder either
+            except OSError:
+                pass
     if not expected_sha256:
         echo(f"Notice: no sha256 was given for {url}, so it was not verified; pin it with "
              f"{url}#sha256={got}")

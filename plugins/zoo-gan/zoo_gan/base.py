@@ -16,6 +16,8 @@ from keras import ops
 
 from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient, split_batch
 
+from .diffaugment import augment, parse_policy
+
 
 # === Pieces ===
 
@@ -56,8 +58,10 @@ class GAN(MultiNetworkModel):
     output_activation = "tanh"
 
     def __init__(self, image_shape, latent_dim=100, n_critic=1, generator_learning_rate=None,
-                 discriminator_learning_rate=None, seed=None, **kwargs):
+                 discriminator_learning_rate=None, diffaugment="", seed=None, **kwargs):
         super().__init__(**kwargs)
+        #: DiffAugment policies (Zhao et al. 2020) applied to every image D sees in training.
+        self.diffaugment = ",".join(parse_policy(diffaugment))
         self.image_shape = tuple(int(d) for d in image_shape)
         self.latent_dim = int(latent_dim)
         self.n_critic = int(n_critic)
@@ -98,6 +102,12 @@ class GAN(MultiNetworkModel):
     # --- the networks, as the objectives call them ---
 
     def discriminate(self, images, labels=None, training=False):
+        """D's float32 scores. While training, with ``diffaugment`` set, D sees
+        every image (real or fake, in either player's loss) through a fresh
+        differentiable augmentation (Zhao et al. 2020); the gradient penalty's
+        critic (``training=False``) sees them as they are."""
+        if training and self.diffaugment:
+            images = augment(images, parse_policy(self.diffaugment), self.seed_generator)
         inputs = [images, labels] if self.conditional else images
         return ops.cast(self.discriminator(inputs, training=training), "float32")
 
@@ -229,6 +239,7 @@ class GAN(MultiNetworkModel):
             "n_critic": self.n_critic,
             "generator_learning_rate": self.generator_learning_rate,
             "discriminator_learning_rate": self.discriminator_learning_rate,
+            "diffaugment": self.diffaugment,
             "seed": self.seed,
         }
 

@@ -16,6 +16,10 @@ INTERFACE = "gan"
 # === Config ===
 
 
+#: DiffAugment's policies (Zhao et al. 2020); zoo_gan.diffaugment implements them.
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+
+
 @dataclass(frozen=True)
 class AdversarialConfig:
     """What every GAN here shares.
@@ -29,15 +33,25 @@ class AdversarialConfig:
             (default: ``train.learning_rate``).
         discriminator_learning_rate: the discriminator's own learning rate
             (default: ``train.learning_rate``).
+        diffaugment: DiffAugment (Zhao et al. 2020) for small data sets: the
+            comma-separated policies ``color``, ``translation``, ``cutout``
+            (the paper's choice is all three) applied to every real and fake
+            image the discriminator sees in training, differentiably; ``""``: none.
     """
 
     latent_dim: int = 100
     n_critic: int = 1
     generator_learning_rate: Optional[float] = None
     discriminator_learning_rate: Optional[float] = None
+    diffaugment: str = ""
 
     def __post_init__(self) -> None:
         _check_positive(self, "latent_dim", "n_critic")
+        names = [n.strip() for n in str(self.diffaugment).split(",") if n.strip()]
+        unknown = [n for n in names if n not in DIFFAUGMENT_POLICIES]
+        if unknown:
+            raise ValueError(f"'diffaugment': unknown policy '{unknown[0]}'; choose from color, translation, "
+                             f"cutout (comma-separated), or \"\" for none")
         for key in ("generator_learning_rate", "discriminator_learning_rate"):
             value = getattr(self, key)
             if value is not None and not value > 0:
