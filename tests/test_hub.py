@@ -347,6 +347,90 @@ def test_an_export_served_by_url_samples_and_evaluates_on_another_backend(backen
     assert json.loads(done.stdout)["backend"] == backend
 
 
+class RawServer:
+    """Serves one body with the headers given, then closes (no Content-Length, a short body...)."""
+
+    def __init__(self, body: bytes, length=None):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                if length is not None:
+                    self.send_header("Content-Length", str(length))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/model"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_without_content_length_or_file_name(cli, tmp_path):
+    body = bundled("vae-mnist").read_bytes()
+    server = RawServer(body)
+    try:
+        result = cli("sample", f"{server.url}#sha256={sha(bundled('vae-mnist'))}", "--num", 2,
+                     "--out", tmp_path / "a.npz")
+        assert result.exit_code == 0, result.output
+    finally:
+        server.close()
+
+
+def test_a_download_cut_short_is_not_kept(cli, private_cache):
+    body = bundled("vae-mnist").read_bytes()
+    server = RawServer(body[: len(body) // 2], length=len(body))
+    try:
+        assert_clean_error(cli("sample", server.url), "closed after", "nothing was kept")
+    finally:
+        server.close()
+    assert not [p for p in private_cache.rglob("*") if p.is_file()]
+
+
+def test_metadata_name_cannot_choose_where_files_go(cli, tmp_path):
+    bad = repack(bundled("vae-mnist"), tmp_path / "bad.zip",
+                 lambda n, d: json.dumps({**json.loads(d), "name": "../../escape"}).encode()
+                 if n == hub.METADATA_FILE else d)
+    assert_clean_error(cli("sample", bad), "not a plain name")
+    assert not list(tmp_path.parent.glob("escape*"))
+
+
+def test_files_added_to_an_export_after_it_was_made_are_refused(cli, tmp_path):
+    folder = tmp_path / "export"
+    with zipfile.ZipFile(bundled("cgan-mnist")) as z:
+        z.extractall(folder)
+    meta = json.loads((folder / hub.METADATA_FILE).read_text())
+    if "eval.json" in meta["files"]:
+        del meta["files"]["eval.json"]
+        (folder / hub.METADATA_FILE).write_text(json.dumps(meta))
+    assert_clean_error(cli("sample", folder), "eval.json", "not listed")
+
+
+def test_a_damaged_member_is_one_line(cli, tmp_path):
+    damaged = tmp_path / "damaged.zip"
+    data = bytearray(bundled("vae-mnist").read_bytes())
+    with zipfile.ZipFile(bundled("vae-mnist")) as z:
+        info = z.getinfo(hub.WEIGHTS_FILE)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 100
+    data[start:start + 64] = bytes(64)  # garbage inside the compressed weights
+    damaged.write_bytes(bytes(data))
+    assert_clean_error(cli("sample", damaged), "damaged")
+
+
+def test_an_overridden_preset_does_not_keep_weights_trained_for_another_recipe(cli, tmp_path):
+    (tmp_path / "zoo.toml").write_text("[presets.vae-mnist.train]\nepochs = 5\n")
+    assert_clean_error(cli("sample", "vae-mnist", "--pretrained"), "no published weights")
+    (tmp_path / "zoo.toml").write_text('[presets.vae-mnist]\ndescription = "mine"\n')
+    assert cli("sample", "vae-mnist", "--pretrained", "--num", 1, "--out", tmp_path / "x.npz").exit_code == 0
+
+
 # === hf:// ===
 
 
@@ -354,6 +438,7 @@ def test_hf_without_the_library_says_what_to_install(cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     assert_clean_error(cli("sample", "hf://someone/vae-mnist"), "huggingface_hub", "pip install")
     assert_clean_error(cli("sample", "hf://no-owner"), "hf://OWNER/NAME")
+    assert_clean_error(cli("sample", f"hf://someone/vae-mnist#sha256={'0' * 64}"), "pin a revision")
 
 
 def test_hf_loads_the_snapshot_folder(cli, monkeypatch, tmp_path):

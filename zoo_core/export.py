@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from . import __version__, hub
 from .errors import ZooError
+from .hub import SAFE_NAME
 
 GRID_SIDE = 8
 #: Names that look like a file of another format: refused rather than made a folder of.
@@ -24,8 +25,16 @@ ARCHIVE_LIKE = (".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".keras", "
 
 
 def eval_summary(result: Optional[dict]) -> Optional[dict]:
-    """The headline numbers of an ``eval.json``: what ``zoo info`` and the model card show."""
-    if not result or not isinstance(result.get("metrics"), dict):
+    """The headline numbers of an ``eval.json``: what ``zoo info`` and the model card show
+    (None for one that is not in the shape ``zoo eval`` writes)."""
+    try:
+        return _eval_summary(result)
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def _eval_summary(result: Optional[dict]) -> Optional[dict]:
+    if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
         return None
     m = result["metrics"]
     out = {"dataset": result.get("dataset"), "backend": result.get("backend"),
@@ -51,6 +60,17 @@ def summary_line(summary: Optional[dict]) -> str:
     """``FD 7.89 (real 0.15), KID ..., 10/10 classes (rarest 5.3%)`` for one line of text."""
     if not summary:
         return "not evaluated"
+    try:
+        return _summary_line(summary)
+    except (KeyError, TypeError, ValueError):
+        return "its metadata's eval numbers are not in the shape zoo writes"
+
+
+def _n(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def _summary_line(summary: dict) -> str:
     parts = []
     if "fd" in summary:
         parts.append(f"FD {summary['fd']:.3g} (real data {summary['fd_floor']:.2g})")
@@ -65,7 +85,7 @@ def summary_line(summary: Optional[dict]) -> str:
         parts.append(f"reconstruction MSE {summary['reconstruction_mse']:.3g}")
     if "nll" in summary:
         parts.append(f"NLL {summary['nll']:.1f} nats")
-    samples = f", {summary['samples']:,} samples" if summary.get("samples") else ""
+    samples = f", {_n(summary['samples'])} samples" if summary.get("samples") else ""
     return ", ".join(parts) + f" (zoo eval on {summary.get('dataset')}{samples})"
 
 
@@ -78,6 +98,8 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
     from .runs import open_source
 
     out = Path(out).expanduser()
+    if out.name in ("", ".", ".."):
+        raise ZooError(f"{out}: give a new folder name, or a file name ending in .zip")
     if out.exists() or out.is_symlink():
         raise ZooError(f"{out} already exists; zoo export writes a new folder or .zip and never replaces "
                        f"one: choose another name")
@@ -90,25 +112,31 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
         raise ZooError(f"{source} is a bare .keras file: it records no config or data set; export the run "
                        f"folder that holds it")
     loaded = load_run(run, registry, backend, echo=echo)
+    name = out.stem if out.suffix.lower() == ".zip" else out.name
+    if not SAFE_NAME.match(name):
+        raise ZooError(f"{out}: the model's name '{name}' may hold only letters, digits and . _ + -")
     staging = out.with_name(f".{out.name}.zoo-new-{os.getpid()}")
+    packed = out.with_name(f".{out.name}.zoo-new-{os.getpid()}.zip")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)  # as every file zoo writes
         staging.mkdir()
-        archive = out.suffix.lower() == ".zip"
-        write_folder(loaded, staging, name=out.stem if archive else out.name, registry=registry)
-        if archive:
-            packed = staging.with_suffix(".zip")
+        write_folder(loaded, staging, name=name, registry=registry)
+        if out.suffix.lower() == ".zip":
             with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
                 for path in sorted(staging.iterdir()):
                     z.write(path, path.name)
-            os.replace(packed, out)
+            os.link(packed, out)  # fails, rather than replaces, if OUT appeared meanwhile
         else:
-            os.replace(staging, out)
+            if out.exists():
+                raise FileExistsError(17, "File exists", str(out))
+            os.rename(staging, out)
+    except FileExistsError:
+        raise ZooError(f"{out} appeared while the model was being exported; it was left as it is") from None
     except OSError as exc:
         raise WriteError(f"cannot write {out}: {reason(exc, out)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        staging.with_suffix(".zip").unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
     return out
 
 
@@ -218,7 +246,7 @@ def model_card(meta: dict, config: dict) -> str:
         "",
         "## Training",
         "",
-        f"- data: `{data.get('name')}`, {data.get('train_images', '?'):,} train and {data.get('test_images', '?'):,} "
+        f"- data: `{data.get('name')}`, {_n(data.get('train_images'))} train and {_n(data.get('test_images'))} "
         f"test images of {shape}" + (f", {data['num_classes']} classes" if data.get("num_classes") else "")
         + (f" (from {data['source']})" if data.get("source") else ""),
         f"- model: `{meta['model']}`, {meta['parameters']:,} parameters; options: "
@@ -245,7 +273,7 @@ def model_card(meta: dict, config: dict) -> str:
                 text = f"{value:.1%}" if key in ("rarest_class", "label_accuracy") else (
                     f"{value}/{summary['classes']}" if key == "classes_present" else f"{value:.4g}")
                 lines.append(f"| {label} | {text} |")
-        lines += ["", f"Measured with `zoo eval` on {summary.get('dataset')} ({summary.get('samples'):,} samples, "
+        lines += ["", f"Measured with `zoo eval` on {summary.get('dataset')} ({_n(summary.get('samples'))} samples, "
                       f"backend {summary.get('backend')}). FD and KID use zoo's own classifier, not Inception: "
                       f"compare zoo models with each other, not with papers."]
     else:

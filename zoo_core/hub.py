@@ -29,6 +29,7 @@ import re
 import shutil
 import tomllib
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
@@ -48,6 +49,10 @@ REQUIRED_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE)
 #: An archive that unpacks to more than this is refused (a "zip bomb" guard).
 MAX_UNPACKED_BYTES = 2 << 30
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: An exported model's name: it names the files zoo writes for it in the current folder.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}$")
+#: What reading a damaged or unusual zip member can raise.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
 URL_SCHEMES = ("http", "https")
 CHUNK = 1 << 20
 
@@ -89,7 +94,7 @@ def parse_metadata(text: bytes | str, where: str) -> dict:
     """An exported model's ``metadata.json``, checked for its format."""
     try:
         doc = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ZooError(f"{where} is damaged: {METADATA_FILE} is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ZooError(f"{where} is not a zoo model: its {METADATA_FILE} has no \"format\": \"{FORMAT}\"")
@@ -97,8 +102,13 @@ def parse_metadata(text: bytes | str, where: str) -> dict:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ZooError(f"{where} is a zoo model of format version {version!r}, newer than this zoo reads "
                        f"({FORMAT_VERSION}); upgrade zoo-core")
-    if not isinstance(doc.get("files"), dict):
+    files = doc.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise ZooError(f"{where} is damaged: its {METADATA_FILE} lists no file checksums")
+    name = doc.get("name")
+    if name is not None and (not isinstance(name, str) or not SAFE_NAME.match(name)):
+        raise ZooError(f"{where} is damaged: its {METADATA_FILE} name {str(name)[:60]!r} is not a plain name "
+                       f"(letters, digits and . _ + -)")
     return doc
 
 
@@ -118,13 +128,21 @@ def verify_folder(folder: Path) -> dict:
     for name in REQUIRED_FILES[1:]:
         if name not in files:
             raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists no checksum for {name}")
+    for name in KNOWN_FILES:
+        if name != METADATA_FILE and name not in files and (folder / name).exists():
+            raise ZooError(f"{folder / name} is not listed in {METADATA_FILE}: it was added after the export; "
+                           f"remove it or export the model again")
     for name, expected in files.items():
         if name not in KNOWN_FILES or name == METADATA_FILE:
             raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists an unexpected file {name!r}")
         path = folder / name
         if not path.is_file():
             raise ZooError(f"{folder} is incomplete: {name} is missing")
-        if sha256_file(path) != expected:
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            raise ZooError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if digest != expected:
             raise ZooError(f"{path} does not match the checksum in {METADATA_FILE}: the file was changed "
                            f"or damaged; export or download the model again")
     return doc
@@ -158,7 +176,10 @@ def _members(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
     if total > MAX_UNPACKED_BYTES:
         raise ZooError(f"{where} would unpack to {total / 2**30:.1f} GiB; zoo refuses archives over "
                        f"{MAX_UNPACKED_BYTES >> 30} GiB")
-    names = {i.filename[len(prefix):] for i in infos}
+    listed = [i.filename[len(prefix):] for i in infos]
+    if len(set(listed)) != len(listed):
+        raise ZooError(f"{where} is not a zoo model archive: it holds the same file twice")
+    names = set(listed)
     missing = [n for n in REQUIRED_FILES if n not in names]
     if missing:
         raise ZooError(f"{where} is not a zoo model archive: it has no {missing[0]}")
@@ -177,24 +198,27 @@ def archive_metadata(path: os.PathLike | str) -> dict:
     path = Path(path)
     with _open_zip(path) as archive:
         infos = _members(archive, str(path))
-        meta = next(i for i in infos if i.filename.endswith(METADATA_FILE))
-        return parse_metadata(archive.read(meta), str(path))
+        meta = next(i for i in infos if i.filename.split("/")[-1] == METADATA_FILE)
+        try:
+            data = archive.read(meta)
+        except ZIP_ERRORS as exc:
+            raise ZooError(f"{path} is a damaged archive: {type(exc).__name__}: {exc}") from None
+        return parse_metadata(data, str(path))
 
 
 def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
     """Unpack a model archive into the cache (once per archive content) and
     return the folder, verified file by file."""
-    digest = sha256_file(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise ZooError(f"cannot read {path}: {exc.strerror or exc}") from None
     if expected_sha256 and digest != expected_sha256:
         raise ZooError(f"{path} has sha256 {digest}, not the expected {expected_sha256}: the file was "
                        f"changed or damaged; refusing it")
     target = cache_dir() / "models" / digest
-    if is_exported_folder(target):
-        try:
-            verify_folder(target)
-            return target
-        except ZooError:
-            pass  # a damaged unpacking in zoo's own cache: unpack it again
+    if _cached_copy_is_good(target, path):
+        return target
     from .files import WriteError, reason
 
     staging = target.with_name(f".{digest}.zoo-new-{os.getpid()}")
@@ -207,10 +231,21 @@ def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
                 with archive.open(info) as src, open(staging / name, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
         verify_folder(staging)
-        shutil.rmtree(target, ignore_errors=True)  # a damaged earlier unpacking (zoo's own cache)
-        os.replace(staging, target)
-    except zipfile.BadZipFile as exc:
-        raise ZooError(f"{path} is a damaged archive: {exc}") from None
+        if target.exists():  # a damaged earlier unpacking in zoo's own cache: set it aside first
+            aside = target.with_name(f".{digest}.zoo-old-{os.getpid()}")
+            try:
+                os.replace(target, aside)
+            except OSError:
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if _cached_copy_is_good(target, path):  # another process unpacked it meanwhile
+                return target
+            raise
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
+        raise ZooError(f"{path} is a damaged archive: {type(exc).__name__}: {exc}") from None
     except OSError as exc:
         raise WriteError(f"cannot unpack {path} into {target.parent}: {reason(exc, target.parent)}; "
                          f"set ZOO_CACHE_DIR to a folder you can write to") from None
@@ -219,11 +254,27 @@ def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
     return target
 
 
+def _cached_copy_is_good(target: Path, archive_path: Path) -> bool:
+    """The cache's unpacking of an archive verifies, and its metadata is the
+    archive's own (so a changed cache folder is not trusted)."""
+    if not is_exported_folder(target):
+        return False
+    try:
+        verify_folder(target)
+        with zipfile.ZipFile(archive_path) as archive:
+            member = next(i for i in archive.infolist() if i.filename.split("/")[-1] == METADATA_FILE)
+            return archive.read(member) == (target / METADATA_FILE).read_bytes()
+    except (ZooError, StopIteration, *ZIP_ERRORS):
+        return False
+
+
 # === Sources ===
 
 
 def split_checksum(uri: str) -> tuple[str, Optional[str]]:
-    """``URL#sha256=HEX`` -> ``(URL, HEX)``."""
+    """``URL#sha256=HEX`` -> ``(URL, HEX)``; a local path keeps any ``#`` it has."""
+    if not is_remote(uri):
+        return uri, None
     base, sep, fragment = uri.partition("#")
     if not sep:
         return uri, None
@@ -250,6 +301,10 @@ def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[
     if scheme in URL_SCHEMES:
         path = download(uri, expected, echo)
     elif scheme == "hf":
+        if expected:
+            raise ZooError(f"{uri}: a Hub repository is a folder, not one archive, so a sha256 cannot pin it; "
+                           f"pin a revision (hf://OWNER/NAME@COMMIT) instead: every file is still checked "
+                           f"against its metadata.json")
         return hf_snapshot(uri, echo)
     elif scheme == "package":
         path = package_file(uri, registry)
@@ -258,7 +313,7 @@ def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[
         if not path.exists():
             raise ZooError(f"{path} does not exist; give a run folder, an exported model (folder or .zip), "
                            f"a .keras file, a URL or a preset name with --pretrained")
-    if path.is_file() and path.suffix == ".zip":
+    if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         return unpack(path, expected)
     if expected:
         raise ZooError(f"{uri}: a sha256 can only be checked for a .zip archive, and {path} is not one")
@@ -291,15 +346,17 @@ def package_file(uri: str, registry=None) -> Path:
 def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], None] = print) -> Path:
     """Download ``url`` once into the cache (progress on stderr), verified
     against ``expected_sha256`` when given; a cached copy that matches is reused."""
+    import http.client
     import urllib.error
     import urllib.request
 
-    name = Path(urlsplit(url).path).name or "download"
-    if not re.match(r"^[\w.+-]+$", name):
+    name = Path(urlsplit(url).path).name
+    if not re.match(r"^[\w+-][\w.+-]*$", name) or name in (".", ".."):
         name = "download.zip"
     folder = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:32]
     target = folder / name
-    if target.is_file() and (expected_sha256 is None or sha256_file(target) == expected_sha256):
+    if target.is_file() and (sha256_file(target) == expected_sha256 if expected_sha256
+                             else zipfile.is_zipfile(target)):
         return target
     from .files import WriteError, reason
 
@@ -313,15 +370,26 @@ def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], Non
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "zoo"})
         with urllib.request.urlopen(request, timeout=30) as response, open(partial, "wb") as out:
-            length = int(response.headers.get("Content-Length") or 0) or None
+            try:
+                length = int(response.headers.get("Content-Length") or 0) or None
+            except ValueError:
+                length = None  # a malformed header: the size is unknown
             import click
 
-            with click.progressbar(length=length, label=f"Downloading {name}", file=_stderr(),
-                                   show_eta=False) as bar:
+            received = 0
+            with click.progressbar(length=length or 0, label=f"Downloading {name}", file=_stderr(),
+                                   show_eta=False, show_percent=bool(length)) as bar:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     digest.update(block)
-                    bar.update(len(block))
+                    received += len(block)
+                    if received > MAX_UNPACKED_BYTES:
+                        raise ZooError(f"{url} is over {MAX_UNPACKED_BYTES >> 30} GiB; zoo refuses it")
+                    if length:
+                        bar.update(len(block))
+        if length and received != length:
+            raise ZooError(f"cannot download {url}: the connection closed after {received:,} of {length:,} "
+                           f"bytes; nothing was kept, try again")
         got = digest.hexdigest()
         if expected_sha256 and got != expected_sha256:
             raise ZooError(f"{url} downloaded with sha256 {got}, not the expected {expected_sha256}: the file "
@@ -329,7 +397,7 @@ def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], Non
         os.replace(partial, target)
     except urllib.error.HTTPError as exc:
         raise ZooError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         why = getattr(exc, "reason", exc)
         raise ZooError(f"cannot download {url}: {why}; check the network, or download the file yourself "
                        f"and give its path") from None
@@ -381,7 +449,12 @@ def hf_snapshot(uri: str, echo: Callable[[str], None] = print) -> Path:
 def preset_weights(preset) -> Optional[dict]:
     """A preset's ``weights`` table (``uri`` and ``sha256``), or None."""
     weights = getattr(preset, "weights", None)
-    return dict(weights) if weights else None
+    if not weights:
+        return None
+    if not hasattr(weights, "get") or not isinstance(weights.get("uri"), str) or not weights["uri"]:
+        raise ZooError(f"preset '{preset.name}' ({preset.origin}): its weights must be "
+                       f"{{\"uri\": ..., \"sha256\": ...}}, got {str(weights)[:80]}")
+    return {"uri": weights["uri"], "sha256": check_sha256(weights.get("sha256"), f"preset '{preset.name}'")}
 
 
 def preset_source(registry, name: str, echo: Callable[[str], None] = print) -> Path:
@@ -416,15 +489,20 @@ def describe_weights(registry, preset) -> Optional[dict]:
     try:
         uri = weights["uri"]
         path = None
-        if urlsplit(uri).scheme == "package":
+        scheme = urlsplit(uri).scheme
+        if scheme == "package":
             path = package_file(uri, registry)
-        elif urlsplit(uri).scheme in URL_SCHEMES:
+        elif scheme in URL_SCHEMES:
             candidate = cache_dir() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:32]
-            path = next(iter(candidate.glob("*.zip")), None) if candidate.is_dir() else None
+            path = next(iter(sorted(candidate.glob("[!.]*"))), None) if candidate.is_dir() else None
+            if path is not None and out["sha256"] and sha256_file(path) != out["sha256"]:
+                path = None  # an older download: not what the preset names
+        elif scheme != "hf" and Path(uri).expanduser().is_file():
+            path = Path(uri).expanduser()
         if path is not None:
             out["size"] = path.stat().st_size
             out["eval"] = archive_metadata(path).get("eval")
             out["available"] = True
-    except (ZooError, OSError) as exc:
-        out["problem"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - zoo info reports a damaged file, it does not crash on one
+        out["problem"] = str(exc) if isinstance(exc, ZooError) else f"{type(exc).__name__}: {exc}"
     return out

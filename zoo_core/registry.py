@@ -202,8 +202,8 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
         raise ConfigError(f"{where}: 'description' must be a string")
     weights = check_weights(table["weights"], where, origin) if "weights" in table else None
     if base is not None:
-        if "weights" not in table and model in (None, base.model):
-            weights = base.weights
+        if "weights" not in table and set(table) <= {"description"}:
+            weights = base.weights  # the same recipe: its weights still apply
         model_config = {**base.model_config, **model_config} if model in (None, base.model) else model_config
         loss_config = {**base.loss_config, **loss_config} if loss in (None, base.loss) else loss_config
         train = {**base.train, **train}

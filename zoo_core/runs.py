@@ -100,7 +100,8 @@ def open_source(source: str | Path, registry=None, *, pretrained: bool = False, 
         run = open_run(hub.preset_source(registry, text, echo))
         run.source = f"{text} (pretrained)"
         return run
-    if hub.is_remote(text) or "#sha256=" in text or (text.endswith(".zip") and Path(text).expanduser().is_file()):
+    local = Path(text).expanduser()
+    if hub.is_remote(text) or (local.is_file() and local.suffix.lower() == ".zip"):
         run = open_run(hub.fetch(text, registry=registry, echo=echo))
         run.source = text
         return run
@@ -111,7 +112,7 @@ def open_source(source: str | Path, registry=None, *, pretrained: bool = False, 
         except ZooError:
             entry = None
         if entry is not None and entry.kind == "preset":
-            has = "add --pretrained to use its published weights" if hub.preset_weights(entry.spec) else (
+            has = "add --pretrained to use its published weights" if entry.spec.weights else (
                 f"it has no published weights: train it first with 'zoo train {text}'")
             raise ZooError(f"'{text}' is a preset, not a run folder; {has}")
     return open_run(path)
@@ -200,11 +201,18 @@ def load_exported(run: Run, registry):
     from .specs import DataInfo
     from .training import build_model
 
-    resolved = resolve_stored(registry, run.config, need_dataset=False)
+    try:
+        resolved = resolve_stored(registry, run.config, need_dataset=False)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ZooError(f"{run.label} is damaged: its {CONFIG_FILE} does not read as a zoo config ({exc})") from None
     data = run.config.get("data") or {}
+    if not isinstance(data, dict):
+        data = {}
     try:
         shape = tuple(int(d) for d in data["image_shape"])
         classes = int(data["num_classes"]) if data.get("num_classes") else None
+        if len(shape) != 3 or not all(1 <= d <= 8192 for d in shape) or shape[2] not in (1, 3):
+            raise ValueError(shape)
     except (KeyError, TypeError, ValueError):
         raise ZooError(f"{run.label} is damaged: its {CONFIG_FILE} records no [data] image_shape") from None
     import_keras()
@@ -213,7 +221,8 @@ def load_exported(run: Run, registry):
     expected = run.metadata.get("model_class")
     if expected and built != expected:
         raise ZooError(f"{run.label} was exported from a {expected}, but the installed plugin builds a {built} "
-                       f"for its config; install the plugin version it names ({run.metadata.get('plugins', {})})")
+                       f"for its config; install the plugin versions it names "
+                       f"({run.metadata.get('trained', {}).get('plugins') or 'see its metadata.json'})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
