@@ -96,16 +96,22 @@ def dataset_info(resolved: ResolvedRun) -> DataInfo:
     return load_data(resolved).info
 
 
-def load_data(resolved: ResolvedRun) -> Dataset:
-    spec, train = resolved.dataset, resolved.config.train
+def load_spec(spec, arg, image_size, name: str) -> Dataset:
+    """Call a data set spec's loader; its plain OS or value errors become one line naming ``name``."""
     try:
-        data = spec.load(resolved.dataset_arg, train.image_size)
+        data = spec.load(arg, image_size)
     except ZooError:
         raise
     except (OSError, ValueError) as exc:
-        raise ZooError(f"could not load dataset '{resolved.config.dataset}': {exc}") from None
+        raise ZooError(f"could not load dataset '{name}': {exc}") from None
     if not isinstance(data, Dataset):
         raise ZooError(f"dataset '{spec.name}' loader returned {type(data).__name__}, not a Dataset")
+    return data
+
+
+def load_data(resolved: ResolvedRun) -> Dataset:
+    spec, train = resolved.dataset, resolved.config.train
+    data = load_spec(spec, resolved.dataset_arg, train.image_size, resolved.config.dataset)
     data = check_dataset(data, resolved.model.needs_labels)
     if train.max_train_examples:
         data.x_train = data.x_train[: train.max_train_examples]

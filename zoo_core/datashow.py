@@ -17,23 +17,14 @@ ROW_PER_CLASS = 20
 
 
 def load_for_display(registry, name: str, image_size: Optional[int] = None):
-    from .data import check_dataset
+    from .data import check_dataset, load_spec
     from .resolve import split_dataset
-    from .specs import Dataset
 
     base, arg = split_dataset(name)
     spec = registry.dataset(base)
     if spec.needs_arg and not arg:
         raise ZooError(f"dataset '{base}' needs {spec.arg_help or 'an argument'}: zoo data {base}:ARG")
-    try:
-        data = spec.load(arg, image_size)
-    except ZooError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise ZooError(f"could not load dataset '{name}': {exc}") from None
-    if not isinstance(data, Dataset):
-        raise ZooError(f"dataset '{spec.name}' loader returned {type(data).__name__}, not a Dataset")
-    return check_dataset(data)
+    return check_dataset(load_spec(spec, arg, image_size, name))
 
 
 def summary(name: str, data) -> dict:
