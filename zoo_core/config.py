@@ -155,6 +155,9 @@ class TrainConfig:
         seed: fixes initialisation, data order and sampling.
         image_size: resize images to this height and width (None keeps the data's size).
         max_train_examples: use only the first N training images (quick trials).
+        flip: flip each training image left-right with probability 1/2, drawn anew
+            every epoch from the seed and the epoch (so a resumed run sees the same
+            flips); the test split and the grids are never flipped.
         validation: evaluate the loss on the test split after each epoch.
         grid_size: the sample grids are ``grid_size`` x ``grid_size`` images.
         checkpoint_every_steps: also checkpoint every N batches, not only at the end of
@@ -178,6 +181,7 @@ class TrainConfig:
     seed: int = 0
     image_size: Optional[int] = None
     max_train_examples: Optional[int] = None
+    flip: bool = False
     validation: bool = True
     grid_size: int = 8
     checkpoint_every_steps: Optional[int] = None

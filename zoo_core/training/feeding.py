@@ -45,11 +45,15 @@ class Feeder:
     def __len__(self) -> int:
         return len(self.arrays[0])
 
-    def fit_inputs(self, order: np.ndarray) -> dict[str, Any]:
-        """Keyword arguments for ``fit``: the examples at ``order``, in that order."""
+    def fit_inputs(self, order: np.ndarray, flips: np.ndarray | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``fit``: the examples at ``order``, in that order;
+        with ``flips`` (bools, one per position), those images mirrored left-right."""
         if self._tensors is not None:
-            return {"x": self._dataset(order), "shuffle": False}
-        inputs = {"x": self.arrays[0][order], "batch_size": self.batch_size, "shuffle": False}
+            return {"x": self._dataset(order, flips), "shuffle": False}
+        images = self.arrays[0][order]  # a copy: flipping it leaves the data set as it was
+        if flips is not None:
+            images[flips] = images[flips][:, :, ::-1]
+        inputs = {"x": images, "batch_size": self.batch_size, "shuffle": False}
         if len(self.arrays) > 1:
             inputs["y"] = self.arrays[1][order]
         return inputs
@@ -63,16 +67,20 @@ class Feeder:
             inputs["y"] = self.arrays[1]
         return inputs
 
-    def _dataset(self, order: np.ndarray):
+    def _dataset(self, order: np.ndarray, flips: np.ndarray | None = None):
         import tensorflow as tf
 
         tensors = self._tensors
 
-        def gather(indices):
-            batch = tuple(tf.gather(t, indices) for t in tensors)
-            return batch if len(batch) > 1 else batch[0]
+        def gather(indices, flip=None):
+            batch = [tf.gather(t, indices) for t in tensors]
+            if flip is not None:
+                batch[0] = tf.where(tf.reshape(flip, (-1, 1, 1, 1)), tf.reverse(batch[0], axis=[2]), batch[0])
+            return tuple(batch) if len(batch) > 1 else batch[0]
 
-        indices = tf.data.Dataset.from_tensor_slices(np.asarray(order, np.int64)).batch(self.batch_size)
+        positions = np.asarray(order, np.int64)
+        slices = positions if flips is None else (positions, np.asarray(flips, bool))
+        indices = tf.data.Dataset.from_tensor_slices(slices).batch(self.batch_size)
         dataset = indices.map(gather).prefetch(self.PREFETCH)
         options = tf.data.Options()
         options.autotune.enabled = False

@@ -19,6 +19,7 @@ from ..resolve import ResolvedRun
 from ..data import check_dataset, load_data  # noqa: F401  (part of this module's API)
 from ..specs import Dataset
 from .state import (
+    epoch_flips,
     epoch_order,
     read_backend_random_state,
     read_metric_state,
@@ -477,7 +478,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 first = state.step if epoch == state.epoch else 0
                 current.update(epoch=epoch, first=first)
                 order = epoch_order(train.seed, epoch, len(x))[first * batch:]
-                inputs = feeder.fit_inputs(order)
+                flips = epoch_flips(train.seed, epoch, len(x))[first * batch:] if train.flip else None
+                inputs = feeder.fit_inputs(order, flips)
                 watch.reset(state.global_step)
                 extra = [resume_mid_epoch(state.metric_state, backend, state.backend_random_state, echo)] if first else []
                 began = time.perf_counter()

@@ -82,6 +82,12 @@ def restore_metric_state(model, values: list) -> bool:
     return True
 
 
+def epoch_flips(seed: int, epoch: int, n: int) -> np.ndarray:
+    """Which positions of ``epoch``'s order are flipped left-right (``train.flip``):
+    like the order, a function of the seed and the epoch only."""
+    return np.random.default_rng([seed, epoch, 1]).random(n) < 0.5
+
+
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The order of the training images in ``epoch``: a function of the seed
     and the epoch only, so a resumed run sees the same batches."""
