@@ -50,3 +50,28 @@ def test_bad_inputs(cli, tmp_path):
     assert_clean_error(cli("data", "nope"), "unknown dataset")
     assert_clean_error(cli("data", f"folder:{tmp_path}", "--out", tmp_path / "x.jpg"), ".png")
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_train_crop_cuts_the_centred_square_before_resizing(cli, tmp_path):
+    """96x48 images with a red left quarter, a green middle half and a blue right
+    quarter: cropped, only green is left; stretched, all three colours are."""
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    pixels = np.zeros((48, 96, 3), np.uint8)
+    pixels[:, :24, 0] = pixels[:, 24:72, 1] = pixels[:, 72:, 2] = 255
+    for i in range(12):
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    from zoo_datasets.folder import load_folder
+
+    cropped = load_folder(str(folder), 16, crop=True).x_train
+    stretched = load_folder(str(folder), 16).x_train
+    assert cropped.shape[1:] == (16, 16, 3)
+    assert cropped[..., 1].min() > 0.9 and cropped[..., [0, 2]].max() < 0.1
+    assert stretched[:, :, 0, 0].min() > 0.9 and stretched[:, :, -1, 2].min() > 0.9
+    result = cli("train", "vae", "--dataset", f"folder:{folder}", "--set", "image_size=16", "--set", "crop=true",
+                 "--epochs", 1, "--set", "filters=[4]", "--set", "dense_units=4", "--set", "grid_size=2",
+                 "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    np.savez(tmp_path / "d.npz", x=(np.zeros((20, 8, 8)) * 255).astype(np.uint8))
+    result = cli("train", "vae", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--set", "crop=true", "--epochs", 1)
+    assert_clean_error(result, "cannot centre-crop")

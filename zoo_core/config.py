@@ -155,6 +155,9 @@ class TrainConfig:
         seed: fixes initialisation, data order and sampling.
         image_size: resize images to this height and width (None keeps the data's size).
         max_train_examples: use only the first N training images (quick trials).
+        crop: cut each image to its centred largest square before resizing it to
+            ``image_size`` (data sets whose loader takes ``crop``, e.g. ``folder:``);
+            without it, non-square images are stretched.
         flip: flip each training image left-right with probability 1/2, drawn anew
             every epoch from the seed and the epoch (so a resumed run sees the same
             flips); the test split and the grids are never flipped.
@@ -181,6 +184,7 @@ class TrainConfig:
     seed: int = 0
     image_size: Optional[int] = None
     max_train_examples: Optional[int] = None
+    crop: bool = False
     flip: bool = False
     validation: bool = True
     grid_size: int = 8

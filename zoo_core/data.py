@@ -96,10 +96,23 @@ def dataset_info(resolved: ResolvedRun) -> DataInfo:
     return load_data(resolved).info
 
 
-def load_spec(spec, arg, image_size, name: str) -> Dataset:
-    """Call a data set spec's loader; its plain OS or value errors become one line naming ``name``."""
+def load_spec(spec, arg, image_size, name: str, crop: bool = False) -> Dataset:
+    """Call a data set spec's loader (with ``crop=True`` if asked, for a loader
+    that takes it); its plain OS or value errors become one line naming ``name``."""
+    options = {}
+    if crop:
+        import inspect
+
+        try:
+            takes = "crop" in inspect.signature(spec.load).parameters
+        except (TypeError, ValueError):
+            takes = False
+        if not takes:
+            raise ZooError(f"dataset '{spec.name}' cannot centre-crop (its loader takes no 'crop'); "
+                           f"leave train.crop off")
+        options["crop"] = True
     try:
-        data = spec.load(arg, image_size)
+        data = spec.load(arg, image_size, **options)
     except ZooError:
         raise
     except (OSError, ValueError) as exc:
@@ -111,7 +124,7 @@ def load_spec(spec, arg, image_size, name: str) -> Dataset:
 
 def load_data(resolved: ResolvedRun) -> Dataset:
     spec, train = resolved.dataset, resolved.config.train
-    data = load_spec(spec, resolved.dataset_arg, train.image_size, resolved.config.dataset)
+    data = load_spec(spec, resolved.dataset_arg, train.image_size, resolved.config.dataset, train.crop)
     data = check_dataset(data, resolved.model.needs_labels)
     if train.max_train_examples:
         data.x_train = data.x_train[: train.max_train_examples]

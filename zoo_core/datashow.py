@@ -16,7 +16,7 @@ from .errors import ZooError
 ROW_PER_CLASS = 20
 
 
-def load_for_display(registry, name: str, image_size: Optional[int] = None):
+def load_for_display(registry, name: str, image_size: Optional[int] = None, crop: bool = False):
     from .data import check_dataset, load_spec
     from .resolve import split_dataset
 
@@ -24,7 +24,7 @@ def load_for_display(registry, name: str, image_size: Optional[int] = None):
     spec = registry.dataset(base)
     if spec.needs_arg and not arg:
         raise ZooError(f"dataset '{base}' needs {spec.arg_help or 'an argument'}: zoo data {base}:ARG")
-    return check_dataset(load_spec(spec, arg, image_size, name))
+    return check_dataset(load_spec(spec, arg, image_size, name, crop))
 
 
 def summary(name: str, data) -> dict:
@@ -80,7 +80,7 @@ def default_out(name: str) -> Path:
 
 
 def show(registry, name: str, *, image_size: Optional[int] = None, out: Optional[str] = None, num: int = 64,
-         seed: int = 0, echo: Callable[[str], None] = print) -> dict:
+         seed: int = 0, echo: Callable[[str], None] = print, crop: bool = False) -> dict:
     """Load a data set, write its example grid, return its summary (with ``grid``: the PNG's path)."""
     from .files import check_can_create
     from .images import save_grid
@@ -89,7 +89,7 @@ def show(registry, name: str, *, image_size: Optional[int] = None, out: Optional
     if path.suffix != ".png":
         raise ZooError(f"--out {path}: the file name must end in .png")
     check_can_create(path)  # before loading: fail fast
-    data = load_for_display(registry, name, image_size)
+    data = load_for_display(registry, name, image_size, crop)
     result = summary(name, data)
     images, columns = examples(data, num, seed)
     result["grid"] = str(save_grid(images, path, columns))

@@ -45,6 +45,7 @@ class LoadedRun:
     def dataset(self, name: Optional[str], registry, echo: Callable[[str], None] = print) -> tuple[str, Dataset]:
         """The run's data set (or ``name``, e.g. from ``--dataset``), checked
         against the model's image shape; loaded once per run."""
+        from ..data import load_spec
         from ..resolve import split_dataset
         from ..training import check_dataset
 
@@ -56,12 +57,12 @@ class LoadedRun:
             return name, self._data[name]
         base, arg = split_dataset(name)
         spec = registry.dataset(base)
-        image_size = None
+        image_size, crop = None, False
         if self.resolved is not None and name == self.run.dataset:
-            image_size = self.resolved.config.train.image_size
+            image_size, crop = self.resolved.config.train.image_size, self.resolved.config.train.crop
         shape = self.image_shape
         try:
-            data = spec.load(arg, image_size)
+            data = load_spec(spec, arg, image_size, name, crop)
             if shape and tuple(data.info.image_shape) != shape and image_size is None and shape[0] == shape[1]:
                 data = spec.load(arg, shape[0])  # a data set of another size, resized to the model's
         except ZooError:

@@ -3,8 +3,8 @@
 ``DIR/cat/1.png, DIR/dog/2.png`` gives two classes, 0 = cat and 1 = dog (the
 subfolder names, sorted); images directly in ``DIR`` with no image-holding
 subfolders are unlabelled. Images of any size and mode are accepted: they are
-all resized (stretched, not cropped) to ``image_size`` when given, else to the
-most common size among them; they are grayscale when every image is, else RGB
+all resized to ``image_size`` when given (stretched, or with ``crop`` first
+cut to their centred largest square), else to the most common size among them; they are grayscale when every image is, else RGB
 (an alpha channel is dropped). Files and folders whose names start with a dot
 are skipped.
 """
@@ -33,13 +33,15 @@ _TRANSPOSED = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
 
-def load_folder(arg: Optional[str], image_size: Optional[int]) -> Dataset:
+def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = False) -> Dataset:
     """Loads every image under a folder, split 90/10 into train and test.
 
     Args:
         arg: the folder.
         image_size: resize every image to this square size; ``None`` uses the
             most common size among the images.
+        crop: before resizing, cut each image to its centred largest square, so
+            that nothing is stretched (``train.crop``).
 
     Returns:
         The Dataset, labelled by subfolder when the folder has class
@@ -69,7 +71,7 @@ def load_folder(arg: Optional[str], image_size: Optional[int]) -> Dataset:
     width, height = target
     x = np.empty((len(files), height, width, 1 if gray else 3), dtype=np.uint8)
     for i, path in enumerate(files):
-        x[i] = _read(path, target, gray).reshape(x.shape[1:])
+        x[i] = _read(path, target, gray, crop).reshape(x.shape[1:])
     x = x.astype(np.float32) / np.float32(255)
 
     notice = None
@@ -186,7 +188,14 @@ def _gray_palette(palette: list[int]) -> bool:
     return all(rgb[i] == rgb[i + 1] == rgb[i + 2] for i in range(0, len(rgb), 3))
 
 
-def _read(path: Path, size: tuple[int, int], gray: bool) -> np.ndarray:
+def centre_square(width: int, height: int) -> tuple[int, int, int, int]:
+    """The box (left, top, right, bottom) of the largest centred square."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
+def _read(path: Path, size: tuple[int, int], gray: bool, crop: bool = False) -> np.ndarray:
     """Decodes one image as uint8, upright, in the chosen mode and size."""
     from PIL import Image, ImageOps
 
@@ -198,6 +207,8 @@ def _read(path: Path, size: tuple[int, int], gray: bool) -> np.ndarray:
                 pixels = np.clip(np.asarray(img, dtype=np.int64), 0, 65535) // 257
                 img = Image.fromarray(pixels.astype(np.uint8))
             img = img.convert("L" if gray else "RGB")
+            if crop and img.width != img.height:
+                img = img.crop(centre_square(img.width, img.height))
             if img.size != size:
                 img = img.resize(size, Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8)
