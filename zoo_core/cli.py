@@ -276,6 +276,9 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
                 f"changed; only --epochs and --backend can (start a new run to change more)"
             )
         run_dir = Path(resume)
+        from .training.loop import refuse_exported
+
+        refuse_exported(run_dir)  # before choosing the backend it was trained on
         backend_name = choose_backend(backend or _run_backend(run_dir))
         if tensorboard:
             _print_tensorboard(run_dir)

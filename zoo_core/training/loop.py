@@ -329,6 +329,16 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
         echo("With " + ", ".join(extras))
 
 
+def refuse_exported(run_dir: Path) -> None:
+    """An exported model has no optimizer state or checkpoint: it cannot be resumed."""
+    from ..hub import is_exported_folder
+
+    if is_exported_folder(Path(run_dir)):
+        raise ZooError(f"{run_dir} is an exported model: weights only, without the optimizer state and "
+                       f"checkpoint a resume needs; train a new run with zoo train (its preset: "
+                       f"zoo info shows it in {CONFIG_FILE})")
+
+
 def resume_run(
     run_dir: Path,
     registry,
@@ -347,12 +357,7 @@ def resume_run(
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
-    from ..hub import is_exported_folder
-
-    if is_exported_folder(run_dir):
-        raise ZooError(f"{run_dir} is an exported model: weights only, without the optimizer state and "
-                       f"checkpoint a resume needs; train a new run with zoo train (its preset: "
-                       f"zoo info shows it in {CONFIG_FILE})")
+    refuse_exported(run_dir)
     try:
         lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
     except OSError as exc:
