@@ -43,7 +43,7 @@ PUBLISHED = {
     "labelled-aae-fashion-mnist": "14b5f68d03d362c3ebc731d853d923851c1052912e54223fcc4d1c86117be284",
     "bigan-fashion-mnist": "e59514856d59345e2576b5a34fd46a909d9a9402e36fe8344f180ae887c382e7",
     "alpha-gan-fashion-mnist": "56a334a4f985537d092cb26170edd64901c178a77805fea9955b609ecaa2f777",
-    "soft-introvae-fashion-mnist": "ced24413b0db98f4cdbf20542b09d14510798c37a4ad91dc3303bb993d8f50e2",
+    "soft-introvae-fashion-mnist": "13d19aa97f8fec5e575d05a59c818132e11666a6aff557463700ece36e8ac466",
     "vq-vae-fashion-mnist": "38454ff1202e8d013e33b8f596d790110d939edfc95a3cbad9a35258f725d884",
 }
 

@@ -114,10 +114,12 @@ LOSSES = [
 # === Presets ===
 
 # The authors' (Fashion-)MNIST settings: beta_rec 1, beta_kl 1, beta_neg 256,
-# a 32-D code, Adam 2e-4 for both networks, batch 128; they train for 100
-# epochs on a GPU, these presets for what fits about 20 minutes of a 2-core CPU.
+# a 32-D code, batch 128; they train for 100 epochs at Adam 2e-4 on a GPU.
+# These presets get 8 epochs, what fits about 15 minutes of a 2-core CPU, so
+# they step at 5e-4: at 2e-4, 8 epochs gave FD 45.3 and 2.0% for the rarest
+# class on Fashion-MNIST; at 5e-4, FD 31.4 and 4.9%.
 _MODEL = {"latent_dim": 32, "encoder_filters": [32, 64], "decoder_filters": [64, 32], "encoder_units": 256}
-_TRAIN = {"batch_size": 128, "optimizer": "adam", "learning_rate": 2e-4, "beta_1": 0.9, "beta_2": 0.999, "seed": 0}
+_TRAIN = {"batch_size": 128, "optimizer": "adam", "learning_rate": 5e-4, "beta_1": 0.9, "beta_2": 0.999, "seed": 0}
 
 PRESETS = checks.mnist_presets(
     "soft-introvae", "Daniel & Tamar (2021) Soft-IntroVAE (32-D code, beta_neg 256)",
