@@ -195,16 +195,12 @@ def inference_copy(loaded, registry):
     """The model rebuilt from its config, holding the trained weights and no
     optimizer state (a run's model carries its optimizers' slots, twice the
     weights' size with Adam, which sampling never needs)."""
-    from .resolve import resolve_stored
-    from .specs import DataInfo
-    from .training import build_model
+    from .runs import build_from_config
 
     model = loaded.model
-    data = loaded.run.config.get("data") or {}
-    if not data.get("image_shape"):
+    if not (loaded.run.config.get("data") or {}).get("image_shape"):
         return model
-    resolved = resolve_stored(registry, loaded.run.config, need_dataset=False)
-    fresh = build_model(resolved, DataInfo(tuple(data["image_shape"]), data.get("num_classes")))
+    fresh = build_from_config(loaded.run.config, registry, loaded.run.label)
     fresh.set_weights(model.get_weights())
     return fresh
 

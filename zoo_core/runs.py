@@ -191,21 +191,19 @@ def load_model(run: Run, registry=None):
         raise ZooError(f"cannot load {run.model_path}: {type(exc).__name__}: {exc}") from None
 
 
-def load_exported(run: Run, registry):
-    """Build an exported model from its config with the installed plugin's
-    spec and read its weights (arrays only) into it."""
-    import warnings
-
+def build_from_config(config: dict, registry, label: str):
+    """A fresh, untrained model for a run's ``config.toml`` (its model, loss and
+    [data] shape), built by the installed plugin's spec: no optimizer, no weights read."""
     from .backend import import_keras
     from .resolve import resolve_stored
     from .specs import DataInfo
     from .training import build_model
 
     try:
-        resolved = resolve_stored(registry, run.config, need_dataset=False)
+        resolved = resolve_stored(registry, config, need_dataset=False)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise ZooError(f"{run.label} is damaged: its {CONFIG_FILE} does not read as a zoo config ({exc})") from None
-    data = run.config.get("data") or {}
+        raise ZooError(f"{label} is damaged: its {CONFIG_FILE} does not read as a zoo config ({exc})") from None
+    data = config.get("data") or {}
     if not isinstance(data, dict):
         data = {}
     try:
@@ -214,9 +212,17 @@ def load_exported(run: Run, registry):
         if len(shape) != 3 or not all(1 <= d <= 8192 for d in shape) or shape[2] not in (1, 3):
             raise ValueError(shape)
     except (KeyError, TypeError, ValueError):
-        raise ZooError(f"{run.label} is damaged: its {CONFIG_FILE} records no [data] image_shape") from None
+        raise ZooError(f"{label} is damaged: its {CONFIG_FILE} records no [data] image_shape") from None
     import_keras()
-    model = build_model(resolved, DataInfo(shape, classes))
+    return build_model(resolved, DataInfo(shape, classes))
+
+
+def load_exported(run: Run, registry):
+    """Build an exported model from its config with the installed plugin's
+    spec and read its weights (arrays only) into it."""
+    import warnings
+
+    model = build_from_config(run.config, registry, run.label)
     built = f"{type(model).__module__}.{type(model).__name__}"
     expected = run.metadata.get("model_class")
     if expected and built != expected:
