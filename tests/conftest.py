@@ -7,6 +7,15 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Image folders are decoded into zoo's on-disk data cache: the suite's go to a
+# folder of its own, removed at exit, never into the user's cache.
+if "ZOO_DATA_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["ZOO_DATA_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-data-")
+    atexit.register(shutil.rmtree, os.environ["ZOO_DATA_CACHE_DIR"], True)
 
 from zoo_core.hookspecs import hookimpl  # noqa: E402
 from zoo_core.registry import load_registry  # noqa: E402

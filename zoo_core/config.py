@@ -161,6 +161,11 @@ class TrainConfig:
         flip: flip each training image left-right with probability 1/2, drawn anew
             every epoch from the seed and the epoch (so a resumed run sees the same
             flips); the test split and the grids are never flipped.
+        stream: read the images from disk a batch at a time, through zoo's 8-bit
+            on-disk cache (``$ZOO_CACHE_DIR/data``), so memory stays flat however
+            large the data set. None (the default): as the data set's loader
+            chooses (``folder:`` streams, the built-in sets are held in memory);
+            true: stream any 8-bit data set; false: hold it in memory as float32.
         validation: evaluate the loss on the test split after each epoch.
         grid_size: the sample grids are ``grid_size`` x ``grid_size`` images.
         checkpoint_every_steps: also checkpoint every N batches, not only at the end of
@@ -186,6 +191,7 @@ class TrainConfig:
     max_train_examples: Optional[int] = None
     crop: bool = False
     flip: bool = False
+    stream: Optional[bool] = None
     validation: bool = True
     grid_size: int = 8
     checkpoint_every_steps: Optional[int] = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
+from . import stream as streaming
 from .errors import ZooError
 from .resolve import ResolvedRun
 from .specs import DataInfo, Dataset
@@ -13,7 +16,7 @@ def check_dataset(data: Dataset, needs_labels: bool = False) -> Dataset:
     """Fail clearly on data zoo's models cannot take."""
     for split in ("x_train", "x_test"):
         x = getattr(data, split)
-        if not isinstance(x, np.ndarray) or x.ndim != 4:
+        if not isinstance(x, (np.ndarray, streaming.DiskImages)) or x.ndim != 4:
             shape = getattr(x, "shape", None)
             raise ZooError(
                 f"dataset '{data.name}': {split} must be an (N, H, W, C) array, got shape {shape}"
@@ -29,7 +32,10 @@ def check_dataset(data: Dataset, needs_labels: bool = False) -> Dataset:
             f"dataset '{data.name}': train images are {data.x_train.shape[1:]} "
             f"but test images are {data.x_test.shape[1:]}"
         )
-    lo, hi = float(data.x_train.min()), float(data.x_train.max())
+    if streaming.is_streamed(data.x_train):  # 8-bit on disk: in range by construction
+        lo, hi = 0.0, 1.0
+    else:
+        lo, hi = float(data.x_train.min()), float(data.x_train.max())
     if lo < 0.0 or hi > 1.0 or not np.isfinite(lo + hi):
         raise ZooError(
             f"dataset '{data.name}': pixel values must be in [0, 1], found [{lo:g}, {hi:g}]; "
@@ -96,21 +102,30 @@ def dataset_info(resolved: ResolvedRun) -> DataInfo:
     return load_data(resolved).info
 
 
-def load_spec(spec, arg, image_size, name: str, crop: bool = False) -> Dataset:
+def _takes(load, option: str) -> bool:
+    import inspect
+
+    try:
+        return option in inspect.signature(load).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_spec(spec, arg, image_size, name: str, crop: bool = False, stream: Optional[bool] = None) -> Dataset:
     """Call a data set spec's loader (with ``crop=True`` if asked, for a loader
-    that takes it); its plain OS or value errors become one line naming ``name``."""
+    that takes it); its plain OS or value errors become one line naming ``name``.
+
+    ``stream`` (``train.stream``) goes to a loader that takes it; with
+    ``stream=True``, in-memory data is moved into zoo's on-disk cache and
+    streamed from there (:func:`zoo_core.stream.cache_arrays`)."""
     options = {}
     if crop:
-        import inspect
-
-        try:
-            takes = "crop" in inspect.signature(spec.load).parameters
-        except (TypeError, ValueError):
-            takes = False
-        if not takes:
+        if not _takes(spec.load, "crop"):
             raise ZooError(f"dataset '{spec.name}' cannot centre-crop (its loader takes no 'crop'); "
                            f"leave train.crop off")
         options["crop"] = True
+    if stream is not None and _takes(spec.load, "stream"):
+        options["stream"] = stream
     try:
         data = spec.load(arg, image_size, **options)
     except ZooError:
@@ -119,15 +134,28 @@ def load_spec(spec, arg, image_size, name: str, crop: bool = False) -> Dataset:
         raise ZooError(f"could not load dataset '{name}': {exc}") from None
     if not isinstance(data, Dataset):
         raise ZooError(f"dataset '{spec.name}' loader returned {type(data).__name__}, not a Dataset")
+    if stream and not (streaming.is_streamed(data.x_train) and streaming.is_streamed(data.x_test)):
+        check_dataset(data)
+        data = streaming.cache_arrays(data)
+    return data
+
+
+def in_memory(data: Dataset) -> Dataset:
+    """``data`` with streamed splits read into memory (for evaluation, which
+    looks at whole splits)."""
+    if streaming.is_streamed(data.x_train) or streaming.is_streamed(data.x_test):
+        data.x_train = streaming.in_memory(data.x_train)
+        data.x_test = streaming.in_memory(data.x_test)
     return data
 
 
 def load_data(resolved: ResolvedRun) -> Dataset:
     spec, train = resolved.dataset, resolved.config.train
-    data = load_spec(spec, resolved.dataset_arg, train.image_size, resolved.config.dataset, train.crop)
+    data = load_spec(spec, resolved.dataset_arg, train.image_size, resolved.config.dataset, train.crop,
+                     train.stream)
     data = check_dataset(data, resolved.model.needs_labels)
     if train.max_train_examples:
-        data.x_train = data.x_train[: train.max_train_examples]
+        data.x_train = streaming.head(data.x_train, train.max_train_examples)
         if data.y_train is not None:
             data.y_train = data.y_train[: train.max_train_examples]
     return data

@@ -27,8 +27,23 @@ def load_for_display(registry, name: str, image_size: Optional[int] = None, crop
     return check_dataset(load_spec(spec, arg, image_size, name, crop))
 
 
+def _pixel_stats(x) -> tuple[float, float, float]:
+    """Min, max and mean of the pixels, a chunk at a time (a streamed split is never read whole)."""
+    lo, hi, total, count = np.inf, -np.inf, 0.0, 0
+    for i in range(0, len(x), 1024):
+        chunk = np.asarray(x[i:i + 1024], np.float32)
+        lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
+        total += float(chunk.sum(dtype=np.float64))
+        count += chunk.size
+    return lo, hi, total / max(1, count)
+
+
 def summary(name: str, data) -> dict:
+    from .stream import is_streamed
+
     x = data.x_train
+    lo, hi, mean = _pixel_stats(x)
+    streamed = is_streamed(x)
     out = {
         "dataset": name,
         "source": data.source,
@@ -37,10 +52,13 @@ def summary(name: str, data) -> dict:
         "test_images": int(len(data.x_test)),
         "image_shape": [int(d) for d in x.shape[1:]],
         "dtype": str(x.dtype),
-        "pixel_min": float(x.min()),
-        "pixel_max": float(x.max()),
-        "pixel_mean": float(x.mean()),
-        "memory_bytes": int(data.x_train.nbytes + data.x_test.nbytes),
+        "pixel_min": lo,
+        "pixel_max": hi,
+        "pixel_mean": mean,
+        # Streamed: the 8-bit cache's size on disk; else the float32 arrays' size in memory.
+        "streamed_from": str(x.path) if streamed else None,
+        "disk_bytes": int(data.x_train.nbytes + data.x_test.nbytes) if streamed else None,
+        "memory_bytes": 0 if streamed else int(data.x_train.nbytes + data.x_test.nbytes),
         "num_classes": data.num_classes,
         "train_histogram": None,
         "test_histogram": None,
@@ -103,8 +121,12 @@ def format_summary(d: dict) -> str:
         f"({'grey' if d['image_shape'][-1] == 1 else 'colour'}), {d['dtype']} in "
         f"[{d['pixel_min']:.3g}, {d['pixel_max']:.3g}], mean {d['pixel_mean']:.3f}",
         f"Read from: {d['source'] or '(not recorded)'}",
-        f"In memory: {d['memory_bytes'] / 2**20:,.1f} MiB as float32",
     ]
+    if d.get("streamed_from"):
+        lines.append(f"Streamed from: {d['streamed_from']} ({d['disk_bytes'] / 2**20:,.1f} MiB on disk, "
+                     f"8-bit; read a batch at a time)")
+    else:
+        lines.append(f"In memory: {d['memory_bytes'] / 2**20:,.1f} MiB as float32")
     if d["notice"]:
         lines.append(f"Notice: {d['notice']}")
     if d["train_histogram"] is None:

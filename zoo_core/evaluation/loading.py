@@ -45,7 +45,7 @@ class LoadedRun:
     def dataset(self, name: Optional[str], registry, echo: Callable[[str], None] = print) -> tuple[str, Dataset]:
         """The run's data set (or ``name``, e.g. from ``--dataset``), checked
         against the model's image shape; loaded once per run."""
-        from ..data import load_spec
+        from ..data import in_memory, load_spec
         from ..resolve import split_dataset
         from ..training import check_dataset
 
@@ -69,7 +69,7 @@ class LoadedRun:
             raise
         except (OSError, ValueError) as exc:
             raise ZooError(f"could not load dataset '{name}': {exc}") from None
-        data = check_dataset(data)
+        data = in_memory(check_dataset(data))  # evaluation looks at whole splits
         if data.notice:
             echo(f"Notice: {data.notice}")
         if shape and tuple(data.info.image_shape) != shape:

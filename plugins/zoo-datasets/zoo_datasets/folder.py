@@ -33,7 +33,8 @@ _TRANSPOSED = {5, 6, 7, 8}
 _EXIF_ORIENTATION = 0x0112
 
 
-def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = False) -> Dataset:
+def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = False,
+                stream: Optional[bool] = None) -> Dataset:
     """Loads every image under a folder, split 90/10 into train and test.
 
     Args:
@@ -42,6 +43,11 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
             most common size among the images.
         crop: before resizing, cut each image to its centred largest square, so
             that nothing is stretched (``train.crop``).
+        stream: ``None`` or ``True`` (the default, ``train.stream``): decode the
+            images once into zoo's 8-bit on-disk cache, reused while the
+            folder's files are unchanged, and stream both splits from it
+            (:class:`zoo_core.stream.DiskImages`), so memory does not grow
+            with the folder; ``False``: hold every image in memory as float32.
 
     Returns:
         The Dataset, labelled by subfolder when the folder has class
@@ -60,6 +66,8 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
             f"{root} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)} files "
             "in it and its subfolders)"
         )
+    if stream is None or stream:
+        return _streamed(root, files, labels, class_names, image_size, crop)
     sizes, modes = zip(*(_probe(path) for path in files), strict=True)
     gray = all(mode in _GRAY_MODES for mode in modes)
     if image_size is not None:
@@ -96,6 +104,48 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
         num_classes=len(class_names) if class_names else None,
         source=str(root),
         notice=notice,
+    )
+
+
+def _streamed(root: Path, files: list[Path], labels, class_names, image_size, crop: bool) -> Dataset:
+    """The folder through zoo's on-disk cache: decoded once, then read a batch at a time."""
+    import hashlib
+    import json
+
+    from zoo_core import stream
+
+    listing = []
+    for path in files:
+        st = path.stat()
+        listing.append([str(path.relative_to(root)), st.st_size, st.st_mtime_ns])
+    key_text = json.dumps([stream.CACHE_FORMAT, str(root.resolve()), image_size, bool(crop), listing])
+    key = "folder-" + hashlib.sha256(key_text.encode()).hexdigest()[:40]
+    folder = stream.cached(key)
+    if folder is None:
+        sizes, modes = zip(*(_probe(path) for path in files), strict=True)
+        gray = all(mode in _GRAY_MODES for mode in modes)
+        target = (image_size, image_size) if image_size is not None else Counter(sizes).most_common(1)[0][0]
+        off_size = sum(size != target for size in sizes)
+        notice = None
+        if image_size is None and off_size:
+            notice = (f"{off_size} of {len(files)} images in {root} are not {target[0]}x{target[1]} "
+                      "(the most common size) and were resized to it; pass an image size to choose another")
+        shape = (target[1], target[0], 1 if gray else 3)
+        images = (_read(path, target, gray, crop).reshape(shape) for path in files)
+        folder = stream.build(key, len(files), shape, images, labels,
+                              {"source": str(root), "notice": notice, "class_names": class_names},
+                              f"image folder {root}")
+    images, y, meta = stream.open_cache(folder)
+    train, test = split_indices(len(images), f"image folder {root}")
+    return Dataset(
+        name=NAME,
+        x_train=images.subset(train),
+        x_test=images.subset(test),
+        y_train=None if y is None else y[train],
+        y_test=None if y is None else y[test],
+        num_classes=len(class_names) if class_names else None,
+        notice=meta.get("notice"),
+        source=str(root),
     )
 
 

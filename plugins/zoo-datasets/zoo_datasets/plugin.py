@@ -30,10 +30,11 @@ def _load_npz(arg: Optional[str], image_size: Optional[int]) -> Dataset:
     return load_npz(arg, image_size)
 
 
-def _load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = False) -> Dataset:
+def _load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = False,
+                 stream: Optional[bool] = None) -> Dataset:
     from .folder import load_folder
 
-    return load_folder(arg, image_size, crop)
+    return load_folder(arg, image_size, crop, stream)
 
 
 def _describe_folder(arg: Optional[str], image_size: Optional[int]):
