@@ -321,6 +321,10 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
     )
     echo(f"Run folder: {run_dir}")
     extras = [f"precision {train.precision}"] if train.precision != "float32" else []
+    from ..stream import is_streamed
+
+    if is_streamed(data.x_train):
+        extras.append(f"images streamed from {data.x_train.path.parent}")
     if train.distribute != "none":
         import keras
 
