@@ -7,27 +7,28 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _session_folder(variable: str, prefix: str) -> None:
+    """Point ``variable`` at a temporary folder of this session's, removed at exit (unless already set)."""
+    if variable not in os.environ:
+        import atexit
+        import shutil
+        import tempfile
+
+        os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, os.environ[variable], True)
+
+
 # Image folders are decoded into zoo's on-disk data cache: the suite's go to a
-# folder of its own, removed at exit, never into the user's cache.
-if "ZOO_DATA_CACHE_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
-
-    os.environ["ZOO_DATA_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-data-")
-    atexit.register(shutil.rmtree, os.environ["ZOO_DATA_CACHE_DIR"], True)
+# folder of its own, never into the user's cache.
+_session_folder("ZOO_DATA_CACHE_DIR", "zoo-test-data-")
 # On JAX, the suite compiles the same tiny train steps again and again (a new
-# jit per model): JAX's persistent compilation cache, in a folder of this
-# session's, halved tests/test_resilience.py (337 s -> 165 s on 2 cores).
+# jit per model): JAX's persistent compilation cache, in a folder of this session's.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    import atexit
-    import shutil
-    import tempfile
-
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="zoo-test-jax-")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], True)
+_session_folder("JAX_COMPILATION_CACHE_DIR", "zoo-test-jax-")
 
 from zoo_core.hookspecs import hookimpl  # noqa: E402
 from zoo_core.registry import load_registry  # noqa: E402

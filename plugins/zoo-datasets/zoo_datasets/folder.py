@@ -68,27 +68,12 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
         )
     if stream is None or stream:
         return _streamed(root, files, labels, class_names, image_size, crop)
-    sizes, modes = zip(*(_probe(path) for path in files), strict=True)
-    gray = all(mode in _GRAY_MODES for mode in modes)
-    if image_size is not None:
-        target = (image_size, image_size)
-    else:
-        # Ties go to the size met first, i.e. the first file in sorted order.
-        target = Counter(sizes).most_common(1)[0][0]
-
+    target, gray, notice = _layout(root, files, image_size)
     width, height = target
     x = np.empty((len(files), height, width, 1 if gray else 3), dtype=np.uint8)
     for i, path in enumerate(files):
         x[i] = _read(path, target, gray, crop).reshape(x.shape[1:])
     x = x.astype(np.float32) / np.float32(255)
-
-    notice = None
-    off_size = sum(size != target for size in sizes)
-    if image_size is None and off_size:
-        notice = (
-            f"{off_size} of {len(files)} images in {root} are not {width}x{height} "
-            "(the most common size) and were resized to it; pass an image size to choose another"
-        )
 
     train, test = split_indices(len(files), f"image folder {root}")
     y_train = y_test = None
@@ -107,6 +92,24 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
     )
 
 
+def _layout(root: Path, files: list[Path], image_size) -> tuple[tuple[int, int], bool, Optional[str]]:
+    """From the image headers: the ``(width, height)`` every image is resized to
+    (``image_size``, else the most common size), whether all are grey, and the
+    notice about images resized to the most common size."""
+    sizes, modes = zip(*(_probe(path) for path in files), strict=True)
+    gray = all(mode in _GRAY_MODES for mode in modes)
+    if image_size is not None:
+        return (image_size, image_size), gray, None
+    # Ties go to the size met first, i.e. the first file in sorted order.
+    target = Counter(sizes).most_common(1)[0][0]
+    off_size = sum(size != target for size in sizes)
+    notice = None
+    if off_size:
+        notice = (f"{off_size} of {len(files)} images in {root} are not {target[0]}x{target[1]} "
+                  "(the most common size) and were resized to it; pass an image size to choose another")
+    return target, gray, notice
+
+
 def _streamed(root: Path, files: list[Path], labels, class_names, image_size, crop: bool) -> Dataset:
     """The folder through zoo's on-disk cache: decoded once, then read a batch at a time."""
     import hashlib
@@ -122,14 +125,7 @@ def _streamed(root: Path, files: list[Path], labels, class_names, image_size, cr
     key = "folder-" + hashlib.sha256(key_text.encode()).hexdigest()[:40]
     folder = stream.cached(key)
     if folder is None:
-        sizes, modes = zip(*(_probe(path) for path in files), strict=True)
-        gray = all(mode in _GRAY_MODES for mode in modes)
-        target = (image_size, image_size) if image_size is not None else Counter(sizes).most_common(1)[0][0]
-        off_size = sum(size != target for size in sizes)
-        notice = None
-        if image_size is None and off_size:
-            notice = (f"{off_size} of {len(files)} images in {root} are not {target[0]}x{target[1]} "
-                      "(the most common size) and were resized to it; pass an image size to choose another")
+        target, gray, notice = _layout(root, files, image_size)
         shape = (target[1], target[0], 1 if gray else 3)
         images = (_read(path, target, gray, crop).reshape(shape) for path in files)
         folder = stream.build(key, len(files), shape, images, labels,
