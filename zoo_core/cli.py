@@ -245,7 +245,8 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]),
               help="Keras dtype policy; mixed precision is for GPUs/TPUs; on a CPU only bfloat16 with native support pays (zoo doctor shows it).")
 @click.option("--distribute", type=click.Choice(["none", "data-parallel"]),
-              help="data-parallel: split each batch over all devices (Keras distribution API, JAX).")
+              help="data-parallel: split each batch over all devices (JAX: keras.distribution; "
+                   "TensorFlow: MirroredStrategy; PyTorch: one process per device, under torchrun).")
 @click.option("--eval", "evaluate", is_flag=True,
               help="Run 'zoo eval' on the finished run and store it as RUN/eval.json.")
 def train(target, overrides, dataset, loss, backend, registry_files, epochs, batch_size,
@@ -303,6 +304,10 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
         from .training import train_run
 
         result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo)
+    from .training.replicas import is_main_process
+
+    if not is_main_process(backend_name):
+        return  # one of torchrun's other processes: rank 0 reports (and evaluates)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items() if k not in ("seconds", "images_per_second"))
     click.echo(f"Done in {result.seconds:.1f} s ({result.images_per_second:,.0f} images/s). Final: {shown}")
     width = max(len(k) for k in result.files)

@@ -177,7 +177,8 @@ class TrainConfig:
         precision: ``float32``, or a mixed-precision policy (``mixed_float16``,
             ``mixed_bfloat16``) for GPUs/TPUs; on a CPU only bfloat16 with native support (AMX, AVX512-BF16) pays.
         distribute: ``none``, or ``data-parallel`` to split each batch over every
-            device with Keras' distribution API (JAX backend).
+            device, with each backend's own engine (JAX: Keras' distribution API;
+            TensorFlow: ``tf.distribute``; PyTorch: ``torch.distributed`` under torchrun).
     """
 
     epochs: int = 10

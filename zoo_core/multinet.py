@@ -15,7 +15,9 @@ and zoo trains it on TensorFlow, JAX and PyTorch (see docs/plugins.md,
 - :class:`NetworkOptimizers`: one optimizer per network, as Keras' one optimizer;
 - :func:`input_gradient`: a differentiable input gradient (WGAN-GP, R1);
 - :func:`phase_gradients`: one update's gradients, nothing applied (for tests);
-- :func:`split_batch`, :func:`batch_size`: helpers for phases.
+- :func:`split_batch`, :func:`batch_size`: helpers for phases;
+- :func:`replica_share`: for a model with a ``compute_loss`` of its own, the
+  loss its gradients come from in a data-parallel run (``--distribute``).
 
 The other functions here are the helpers of zoo 0.1, for plugins that still
 write a train step per backend. ``clone_optimizer``, ``tensorflow_on_cpu``
@@ -34,6 +36,10 @@ _API = ("MultiNetworkModel", "Phase", "NetworkOptimizers", "input_gradient", "ph
 
 
 def __getattr__(name):
+    if name == "replica_share":
+        from .training.replicas import replica_share
+
+        return replica_share
     if name in _API:
         from .training import multinet
 

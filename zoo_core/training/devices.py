@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 import platform
 from typing import Any, Iterator
 
@@ -94,6 +95,13 @@ def compile_options(train, backend: str) -> dict[str, Any]:
         options["jit_compile"] = train.jit_compile
     if backend == "torch" and options.get("steps_per_execution", 1) != 1:
         raise ZooError("the PyTorch backend runs one step per execution: set train.steps_per_execution=1")
+    if backend == "tensorflow" and train.distribute == "data-parallel":
+        # Keras' TensorFlow trainer fails on several steps per call under a
+        # tf.distribute strategy (keras-team/keras#19246).
+        if train.steps_per_execution not in (None, 1):
+            raise ZooError("--distribute data-parallel on TensorFlow runs one step per execution: "
+                           "set train.steps_per_execution=1 (or leave it unset)")
+        options["steps_per_execution"] = 1
     return options
 
 
@@ -108,31 +116,89 @@ def execution(train, backend: str) -> Iterator[None]:
     try:
         if train.precision != "float32":
             keras.config.set_dtype_policy(train.precision)
+        if train.distribute == "none" and backend == "torch":
+            from .replicas import torch_started
+
+            if torch_started() and int(os.environ["WORLD_SIZE"]) > 1:
+                raise ZooError("this process is one of several torchrun started; add --distribute data-parallel "
+                               "so that they split each batch (else each would train the same run on its own)")
         if train.distribute == "data-parallel":
-            keras.distribution.set_distribution(data_parallel(train, backend))
-        yield
+            with data_parallel(train, backend):
+                yield
+        else:
+            yield
     finally:
         keras.config.set_dtype_policy(policy)
         keras.distribution.set_distribution(distribution)
 
 
-def data_parallel(train, backend: str):
-    """Keras' ``DataParallel`` over every device of the backend (all hosts,
-    after ``keras.distribution.initialize``)."""
+@contextlib.contextmanager
+def data_parallel(train, backend: str) -> Iterator[None]:
+    """Split each batch over every device, each backend through its own engine:
+
+    - JAX: Keras' ``DataParallel`` distribution over every device (all hosts,
+      after ``keras.distribution.initialize``); one program over the global batch.
+    - TensorFlow: ``tf.distribute.MirroredStrategy`` over every GPU (else every
+      logical CPU device), or ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
+      names several hosts; the model is built and trained in its scope.
+    - PyTorch: ``torch.distributed`` over the processes ``torchrun`` started
+      (one per device; gloo on CPUs, NCCL on GPUs): see :mod:`.replicas`.
+    """
     import keras
 
-    if backend != "jax":
+    if backend == "jax":
+        devices = keras.distribution.list_devices()
+        check_batch(train, len(devices))
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        yield
+    elif backend == "tensorflow":
+        strategy = tensorflow_strategy()
+        check_batch(train, strategy.num_replicas_in_sync)
+        with strategy.scope():
+            yield
+    elif backend == "torch":
+        from .replicas import torch_process_group
+
+        with torch_process_group() as world:
+            check_batch(train, world)
+            yield
+    else:
+        raise ZooError(f"--distribute data-parallel is not available on the {backend} backend")
+
+
+def check_batch(train, replicas: int) -> None:
+    if train.batch_size % replicas:
         raise ZooError(
-            f"--distribute data-parallel uses Keras' distribution API, which runs on the JAX "
-            f"backend; use --backend jax (this run is on {backend})"
+            f"--distribute data-parallel splits each batch over {replicas} devices, so the batch "
+            f"size must be a multiple of {replicas} (got {train.batch_size}); change --batch-size"
         )
-    devices = keras.distribution.list_devices()
-    if train.batch_size % len(devices):
-        raise ZooError(
-            f"--distribute data-parallel splits each batch over {len(devices)} devices, so the batch "
-            f"size must be a multiple of {len(devices)} (got {train.batch_size}); change --batch-size"
-        )
-    return keras.distribution.DataParallel(devices=devices)
+
+
+def tensorflow_strategy():
+    """MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set (several hosts),
+    else MirroredStrategy over the GPUs, else over the logical CPU devices."""
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
+
+
+def replica_count(backend: str) -> int:
+    """How many devices a data-parallel run splits each batch over (inside
+    :func:`execution`)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    if backend == "torch":
+        from .replicas import world_size
+
+        return world_size()
+    import keras
+
+    return len(keras.distribution.list_devices())
 
 
 def describe(backend: str) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 from .. import __version__
 from ..errors import Interrupted, ZooError
 from ..resolve import ResolvedRun
 from ..data import check_dataset, load_data  # noqa: F401  (part of this module's API)
 from ..specs import Dataset
+from . import replicas
 from .state import (
     epoch_flips,
     epoch_order,
@@ -260,6 +263,21 @@ def train_run(
     """Train ``resolved`` and fill ``run_dir``. The folder is created only
     once the data has loaded and the model is built, so a bad input leaves
     nothing behind."""
+    train = resolved.config.train
+    if not replicas.is_main_process(backend):
+        # torchrun's rank 0 writes the run; another process trains its part of
+        # each batch in a scratch folder of its own, dropped at the end.
+        with replicas.scratch_folder() as scratch:
+            return _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
+    return _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _train_run(resolved: ResolvedRun, run_dir: Path, *, backend: str, overwrite: bool,
+               echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
     from .checkpoints import CheckpointState, after_next_save
 
     start = time.perf_counter()
@@ -277,6 +295,7 @@ def train_run(
     with execution(train, backend), keras_without_tensorflow():
         keras.utils.set_random_seed(train.seed)
         model = compile_model(build_model(resolved, data.info), train, backend)
+        replicas.prepare(model, train, backend)
         folder = prepare_run_dir(run_dir, overwrite)
         staging = folder.staging
         after_next_save(staging, folder.place)
@@ -326,9 +345,9 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
     if is_streamed(data.x_train):
         extras.append(f"images streamed from {data.x_train.path.parent}")
     if train.distribute != "none":
-        import keras
+        from .devices import replica_count
 
-        extras.append(f"{train.distribute} over {len(keras.distribution.list_devices())} devices")
+        extras.append(f"{train.distribute} over {replica_count(backend)} devices")
     if extras:
         echo("With " + ", ".join(extras))
 
@@ -359,6 +378,10 @@ def resume_run(
 
     start = time.perf_counter()
     run_dir = Path(run_dir)
+    if not replicas.is_main_process(backend):
+        # As in train_run: rank 0 resumes the run; the others a copy of it.
+        with replicas.scratch_folder(copy_of=run_dir) as scratch:
+            return _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=_silent, verbose=0)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
     refuse_exported(run_dir)
@@ -421,6 +444,7 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
         model = compile_model(build_model(resolved, data.info), train, backend)
         load_checkpoint_weights(model, checkpoint)
         restore_random_states(model, state.random_states)
+        replicas.prepare(model, train, backend)
         if not state.step:  # inside an epoch, the first batch restores it (callbacks.resume_mid_epoch)
             restore_backend_random_state(backend, state.backend_random_state)
         _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
@@ -443,8 +467,10 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
     labelled = resolved.model.needs_labels
     x = data.x_train
-    feeder = Feeder((x, data.y_train) if labelled else (x,), batch, backend)
-    steps_per_epoch = -(-len(x) // batch)
+    # On PyTorch under torchrun, each process feeds its own part of every batch.
+    index, count = replicas.batch_share(train, backend)
+    feeder = Feeder((x, data.y_train) if labelled else (x,), batch // count, backend)
+    steps_per_epoch = -(-len(replicas.shard(np.arange(len(x)), batch, index, count)) // (batch // count))
     validation = None
     if train.validation and len(data.x_test):
         validation = Feeder((data.x_test, data.y_test) if labelled else (data.x_test,), batch, backend)
@@ -486,8 +512,9 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                     break
                 first = state.step if epoch == state.epoch else 0
                 current.update(epoch=epoch, first=first)
-                order = epoch_order(train.seed, epoch, len(x))[first * batch:]
+                order = replicas.shard(epoch_order(train.seed, epoch, len(x))[first * batch:], batch, index, count)
                 flips = epoch_flips(train.seed, epoch, len(x))[first * batch:] if train.flip else None
+                flips = replicas.shard(flips, batch, index, count) if flips is not None else None
                 inputs = feeder.fit_inputs(order, flips)
                 watch.reset(state.global_step)
                 extra = [resume_mid_epoch(state.metric_state, backend, state.backend_random_state, echo)] if first else []
@@ -509,9 +536,13 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                     break
 
                 logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+                if count > 1:
+                    replicas.share_statistics(model)
                 if validation is not None:
                     scores = model.evaluate(**validation.evaluate_inputs(), verbose=0, return_dict=True)
                     logs.update({f"val_{k}": float(v) for k, v in scores.items()})
+                if count > 1:
+                    logs = replicas.mean_logs(logs)
                 if (bad := first_bad_value(logs)) is not None:
                     raise TrainingDiverged(
                         f"'{bad[0]}' became {bad[1]} at the end of epoch {epoch + 1}; training stopped and this "

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from zoo_core.multinet import replica_share
+
 PACKAGE = "zoo_plugin_example"
 
 
@@ -98,7 +100,8 @@ class ConditionalVAE(keras.Model):
         terms = self.loss_fn(x, {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "z": z})
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
-        return terms["loss"]
+        # In a data-parallel run (--distribute), this replica's share of the loss.
+        return replica_share(terms["loss"])
 
     def _one_hot(self, labels):
         labels = ops.reshape(ops.cast(ops.convert_to_tensor(labels), "int32"), (-1,))

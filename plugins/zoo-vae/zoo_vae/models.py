@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo_core.layers import Conv2DTranspose
+from zoo_core.multinet import replica_share
 
 PACKAGE = "zoo_vae"
 
@@ -60,7 +61,7 @@ class BaseVAE(keras.Model):
         terms = self.loss_fn(x, y_pred)
         self.reconstruction_tracker.update_state(terms["reconstruction"])
         self.kl_tracker.update_state(terms["kl"])
-        return terms["loss"]
+        return replica_share(terms["loss"])  # this replica's part, in a data-parallel run
 
     # --- what zoo's image grids and later tools use ---
 

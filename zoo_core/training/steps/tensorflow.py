@@ -6,6 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..multinet import split_batch
+from ..replicas import replica_share
 from . import each_update, owned_variables, per_network
 
 
@@ -23,6 +24,7 @@ def _gradients(model, phase, part):
     owned = owned_variables(model, phase)
     with tf.GradientTape(persistent=len(owned) > 1) as tape:
         losses, terms = phase.loss(part, training=True)
+        losses = replica_share(losses)  # a replica's share of the global batch's gradient
     routed = per_network(losses, phase)
     if routed is None:
         flat = [v for variables in owned.values() for v in variables]
