@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -30,8 +31,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def run_python(code: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python -c code args`` from the repository root, with these environment variables."""
-    return subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, **env}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return run_group([sys.executable, "-c", code, *args], **env)
+
+
+def run_group(command: list, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    """Run ``command`` from the repository root in a process group of its own,
+    all of which is killed if it outlives ``timeout`` (torchrun's workers too)."""
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{command[:4]} ran past {timeout} s and was stopped: {stderr[-3000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def test_doctor(cli):
@@ -248,10 +262,8 @@ def test_torchrun_data_parallel_matches_one_device(model, overrides, tmp_path):
     script.write_text(TORCH_RUN)
     single = run_python(TORCH_RUN, "none", str(tmp_path / "single"), model, *overrides, KERAS_BACKEND="torch")
     assert single.returncode == 0, single.stderr[-3000:]
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           str(script), "data-parallel", str(tmp_path / "dp"), model, *overrides],
-                          env={**os.environ, "KERAS_BACKEND": "torch"}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    done = run_group([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                      str(script), "data-parallel", str(tmp_path / "dp"), model, *overrides], KERAS_BACKEND="torch")
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     one = json.loads(single.stdout.strip().splitlines()[-1])["results"]
