@@ -123,6 +123,17 @@ def test_torchrun_without_distribute_is_refused(cli, tiny_npz, tmp_path, monkeyp
     assert not (tmp_path / "run").exists()
 
 
+def test_several_tensorflow_hosts_are_refused_with_the_reason(cli, tiny_npz, tmp_path, monkeypatch):
+    if backend() != "tensorflow":
+        pytest.skip("TF_CONFIG is TensorFlow's")
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}')
+    result = cli("train", "vae", "--dataset", f"npz:{tiny_npz}", "--epochs", 1, *TINY_VAE,
+                 "--distribute", "data-parallel", "--out", tmp_path / "run")
+    assert result.exit_code == 1 and "MultiWorkerMirroredStrategy" in result.output
+    assert "--backend jax" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_tensorflow_data_parallel_runs_one_step_per_execution():
     options = compile_options(TrainConfig(distribute="data-parallel"), "tensorflow")
     assert options["steps_per_execution"] == 1

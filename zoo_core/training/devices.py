@@ -139,8 +139,7 @@ def data_parallel(train, backend: str) -> Iterator[None]:
     - JAX: Keras' ``DataParallel`` distribution over every device (all hosts,
       after ``keras.distribution.initialize``); one program over the global batch.
     - TensorFlow: ``tf.distribute.MirroredStrategy`` over every GPU (else every
-      logical CPU device), or ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG``
-      names several hosts; the model is built and trained in its scope.
+      logical CPU device), one host; the model is built and trained in its scope.
     - PyTorch: ``torch.distributed`` over the processes ``torchrun`` started
       (one per device; gloo on CPUs, NCCL on GPUs): see :mod:`.replicas`.
     """
@@ -175,12 +174,19 @@ def check_batch(train, replicas: int) -> None:
 
 
 def tensorflow_strategy():
-    """MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set (several hosts),
-    else MirroredStrategy over the GPUs, else over the logical CPU devices."""
+    """MirroredStrategy over the GPUs, else over the logical CPU devices.
+
+    Not MultiWorkerMirroredStrategy (several hosts): Keras 3's TensorFlow
+    trainer fails under it in every ``fit``, reducing each step's scalar logs
+    along an axis they do not have (tensorflow/tensorflow#72388)."""
     import tensorflow as tf
 
     if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        raise ZooError(
+            "TF_CONFIG is set, but Keras 3 cannot train under TensorFlow's MultiWorkerMirroredStrategy "
+            "(tensorflow/tensorflow#72388); for several hosts use --backend jax or --backend torch (under "
+            "torchrun), or unset TF_CONFIG to use this host's GPUs"
+        )
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy(devices=[d.name for d in devices])
 

@@ -264,9 +264,9 @@ def train_run(
     once the data has loaded and the model is built, so a bad input leaves
     nothing behind."""
     train = resolved.config.train
-    if not replicas.is_main_process(backend):
-        # torchrun's rank 0 writes the run; another process trains its part of
-        # each batch in a scratch folder of its own, dropped at the end.
+    if train.distribute == "data-parallel" and not replicas.is_main_process(backend):
+        # torchrun's rank 0 writes the run; another process
+        # trains its part of each batch in a scratch folder of its own, dropped at the end.
         with replicas.scratch_folder() as scratch:
             return _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
     return _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)

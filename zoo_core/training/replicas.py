@@ -62,7 +62,8 @@ def rank() -> int:
 
 
 def is_main_process(backend: str) -> bool:
-    """Whether this process writes the run (every process but torchrun's rank 0 trains silently)."""
+    """Whether this process writes the run: every process but torchrun's
+    rank 0 trains silently, in a scratch folder of its own."""
     if backend != "torch" or not torch_started():
         return True
     return int(os.environ["RANK"]) == 0
