@@ -324,3 +324,24 @@ def test_a_jax_or_torch_run_never_imports_tensorflow(tiny_npz, tmp_path):
     events.Reload()
     assert [e.step for e in events.Scalars("train/d_loss")] == [1, 2]
     assert (tmp_path / "run" / "model.keras").exists()
+
+
+def test_processes_agree_to_stop_after_the_same_batch():
+    # Under torchrun every batch ends with `agree`: a signal or a NaN on any
+    # process stops this one too, at the same batch.
+    import types
+
+    from zoo_core.training.callbacks import SignalStop, make_callbacks
+
+    model = types.SimpleNamespace(stop_training=False)
+    stopper = SignalStop()
+    asked = []
+    (watch, _), _ = make_callbacks(model, 1, stopper, agree=lambda flags: asked.append(flags) or [False, True])
+    watch.on_train_batch_end(4, {"loss": 1.0})
+    assert asked == [[False, False]]
+    assert model.stop_training and stopper.requested and watch.batches == 5 and watch.bad is None
+
+    model.stop_training, stopper = False, SignalStop()
+    (watch, _), _ = make_callbacks(model, 1, stopper, agree=lambda flags: [True, False])
+    watch.on_train_batch_end(0, {"loss": 1.0})
+    assert model.stop_training and watch.bad[0] == "a metric on another process"

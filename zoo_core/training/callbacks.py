@@ -108,12 +108,14 @@ def first_bad_value(logs: Optional[dict]) -> Optional[tuple[str, float]]:
 
 
 def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoint=None,
-                   every_steps: Optional[int] = None):
+                   every_steps: Optional[int] = None, agree: Optional[Callable] = None):
     """The callbacks for one epoch's ``fit``: ``(callbacks, watch)``.
 
     ``watch`` counts the batches trained in the current ``fit`` call and holds
     the first non-finite metric seen. ``step_checkpoint(model, batches)`` is
-    called every ``every_steps`` batches (counted over the run).
+    called every ``every_steps`` batches (counted over the run). With several
+    processes (torchrun), ``agree(flags)`` returns each flag as any process
+    has it, so that all stop at the same batch, or none does.
     """
     import keras
 
@@ -136,12 +138,19 @@ def make_callbacks(model, total_epochs: int, stopper: SignalStop, step_checkpoin
             # With steps_per_execution > 1 Keras calls this once per execution,
             # with the index of its last batch.
             bad = first_bad_value(logs)
+            requested = stopper.requested
+            if agree is not None:
+                bad_anywhere, requested = agree([bad is not None, requested])
+                if bad_anywhere and bad is None:
+                    bad = ("a metric on another process", float("nan"))
+                if requested and not stopper.requested:
+                    stopper.received = signal.SIGTERM  # another process's signal stops this one too
             if bad is not None:
                 self.bad = (*bad, batch + 1)
                 self.target.stop_training = True
                 return
             before, self.batches = self.batches, batch + 1
-            if stopper.requested:
+            if requested:
                 self.target.stop_training = True
             elif every_steps and step_checkpoint:
                 start = self.global_start

@@ -267,7 +267,7 @@ def train_run(
     if train.distribute == "data-parallel" and not replicas.is_main_process(backend):
         # torchrun's rank 0 writes the run; another process
         # trains its part of each batch in a scratch folder of its own, dropped at the end.
-        with replicas.scratch_folder() as scratch:
+        with replicas.scratch_folder() as scratch, replicas.quiet_interruption():
             return _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
     return _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)
 
@@ -378,13 +378,13 @@ def resume_run(
 
     start = time.perf_counter()
     run_dir = Path(run_dir)
-    if not replicas.is_main_process(backend):
-        # As in train_run: rank 0 resumes the run; the others a copy of it.
-        with replicas.scratch_folder(copy_of=run_dir) as scratch:
-            return _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=_silent, verbose=0)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
     refuse_exported(run_dir)
+    if not replicas.is_main_process(backend):
+        # As in train_run: rank 0 resumes the run; the others a copy of it.
+        with replicas.scratch_folder(copy_of=run_dir) as scratch, replicas.quiet_interruption():
+            return _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=_silent, verbose=0)
     try:
         lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
     except OSError as exc:
@@ -504,7 +504,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
         state.global_step = watch.global_start + batches
         checkpoint(model, current["epoch"], current["first"] + batches)
 
-    callbacks, watch = make_callbacks(model, train.epochs, stopper, step_checkpoint, train.checkpoint_every_steps)
+    callbacks, watch = make_callbacks(model, train.epochs, stopper, step_checkpoint, train.checkpoint_every_steps,
+                                      agree=replicas.any_process if count > 1 else None)
     try:
         with stopper:
             for epoch in range(state.epoch, train.epochs):

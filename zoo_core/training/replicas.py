@@ -80,8 +80,24 @@ def scratch_folder(copy_of=None) -> Iterator:
     with tempfile.TemporaryDirectory(prefix=f"zoo-rank{os.environ.get('RANK', '')}-") as scratch:
         run = Path(scratch) / "run"
         if copy_of is not None:
-            shutil.copytree(copy_of, run, ignore=shutil.ignore_patterns(".zoo-lock", "logs"))
+            try:
+                shutil.copytree(copy_of, run, ignore=shutil.ignore_patterns(".zoo-lock", "logs"))
+            except OSError as exc:
+                raise ZooError(f"cannot read {copy_of} to resume it: {exc}") from None
         yield run
+
+
+@contextlib.contextmanager
+def quiet_interruption() -> Iterator[None]:
+    """On a process other than rank 0: a stop says so in a line of its own
+    (rank 0's names the checkpoint; this one's scratch copy is gone)."""
+    from ..errors import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        raise Interrupted(f"process {os.environ.get('RANK', '?')} stopped with the others "
+                          f"(rank 0 saved the checkpoint)", exit_code=exc.exit_code) from None
 
 
 @contextlib.contextmanager
@@ -261,6 +277,17 @@ def share_statistics(model) -> None:
 
     for variable in model.non_trainable_variables:
         dist.broadcast(variable.value.data, 0)
+
+
+def any_process(flags: list) -> list:
+    """PyTorch: each flag as any process has it (one all-reduce)."""
+    import torch
+    import torch.distributed as dist
+
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    values = torch.tensor([float(bool(f)) for f in flags], device=device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in values.tolist()]
 
 
 def mean_logs(logs: dict) -> dict:
