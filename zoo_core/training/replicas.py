@@ -20,8 +20,9 @@ What zoo adds on every backend:
   with ``torch.autograd.grad``, which DDP's backward hooks do not see.
 
 Batch normalisation normalises over each replica's own part of the batch, as
-DDP and ``MirroredStrategy`` do by default; so a distributed run matches a
-one-device run within a tolerance, not exactly (JAX's matches exactly).
+DDP and ``MirroredStrategy`` do by default (on PyTorch every process takes rank
+0's moving statistics at the end of each epoch); so a distributed run matches
+a one-device run within a tolerance, not exactly (JAX's matches exactly).
 
 Keras and torch are imported inside functions only.
 """
@@ -33,7 +34,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from ..errors import ZooError
+from ..errors import Interrupted, ZooError
 
 #: torchrun's environment: a process started without it is not one of several.
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -91,8 +92,6 @@ def scratch_folder(copy_of=None) -> Iterator:
 def quiet_interruption() -> Iterator[None]:
     """On a process other than rank 0: a stop says so in a line of its own
     (rank 0's names the checkpoint; this one's scratch copy is gone)."""
-    from ..errors import Interrupted
-
     try:
         yield
     except Interrupted as exc:
@@ -166,10 +165,10 @@ def replica_share(loss):
     return loss / replicas
 
 
-def decorrelate_seeds(model) -> int:
+def decorrelate_seeds(model) -> None:
     """Offset every draw of the model's seed generators by the replica's
     index (the generators' state stays the same on every replica, so a
-    checkpoint is too). Returns how many generators it changed."""
+    checkpoint is too)."""
     from keras import ops
 
     generators = {}
@@ -185,7 +184,6 @@ def decorrelate_seeds(model) -> int:
             return seed + ops.cast(ops.stack([offset, ops.zeros_like(offset)]), seed.dtype)
 
         generator.next = next_for_replica
-    return len(generators)
 
 
 def average_gradients(model) -> None:
@@ -260,12 +258,8 @@ def shard(values, batch: int, index: int, count: int):
 
 def broadcast_weights(model) -> None:
     """PyTorch: every process starts from rank 0's weights and optimizer state."""
-    import torch.distributed as dist
-
     optimizer = getattr(model, "optimizer", None)
-    variables = list(model.variables) + (list(optimizer.variables) if optimizer is not None else [])
-    for variable in variables:
-        dist.broadcast(variable.value.data, 0)
+    _from_rank_0(list(model.variables) + (list(optimizer.variables) if optimizer is not None else []))
 
 
 def share_statistics(model) -> None:
@@ -273,10 +267,26 @@ def share_statistics(model) -> None:
     moving statistics, which each process gathers from its own part of the
     data), as DDP's ``broadcast_buffers`` does: at the end of each epoch, so
     validation, the checkpoint and a resumed run all see the same statistics."""
+    _from_rank_0(model.non_trainable_variables)
+
+
+def _from_rank_0(variables) -> None:
     import torch.distributed as dist
 
-    for variable in model.non_trainable_variables:
+    for variable in variables:
         dist.broadcast(variable.value.data, 0)
+
+
+def _all_reduced(values: list, dtype, op=None) -> list:
+    """``values`` all-reduced over the processes (sum, or ``op``), in one call,
+    on the device the process group communicates from."""
+    import torch
+    import torch.distributed as dist
+
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor(values, dtype=dtype, device=device)
+    dist.all_reduce(tensor, op=op or dist.ReduceOp.SUM)
+    return tensor.tolist()
 
 
 def any_process(flags: list) -> list:
@@ -284,10 +294,7 @@ def any_process(flags: list) -> list:
     import torch
     import torch.distributed as dist
 
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    values = torch.tensor([float(bool(f)) for f in flags], device=device)
-    dist.all_reduce(values, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in values.tolist()]
+    return [bool(v) for v in _all_reduced([float(bool(f)) for f in flags], torch.float32, dist.ReduceOp.MAX)]
 
 
 def mean_logs(logs: dict) -> dict:
@@ -297,8 +304,5 @@ def mean_logs(logs: dict) -> dict:
     import torch.distributed as dist
 
     names = sorted(logs)
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    values = torch.tensor([float(logs[k]) for k in names], dtype=torch.float64, device=device)
-    dist.all_reduce(values)
-    values /= dist.get_world_size()
-    return dict(zip(names, values.tolist()))
+    sums = _all_reduced([float(logs[k]) for k in names], torch.float64)
+    return {name: total / dist.get_world_size() for name, total in zip(names, sums)}
