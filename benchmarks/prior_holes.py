@@ -5,7 +5,9 @@ classifier features, against the test set) of
   the encoder gives;
 - its samples, decoded from the prior N(0, I): what ``zoo eval`` measures;
 - decodings of a Gaussian fitted to the aggregated posterior (codes of
-  20,000 train images): the prior moved to where the codes are.
+  20,000 train images): the prior moved to where the codes are;
+- decodings of a mixture of 10 full-covariance Gaussians fitted to the same
+  codes by EM (zoo-vaegan's ``prior = "mixture"``, Ghosh et al. 2020).
 
 With the aggregated posterior's mean norm and covariance eigenvalues (both
 0 and 1 when it matches N(0, I)). Reconstructions far better than samples
@@ -18,6 +20,7 @@ decoder. Usage::
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +36,13 @@ def main(argv=None) -> int:
     from zoo_core.evaluation.loading import load_run, pick
     from zoo_core.evaluation.sampling import generate, reconstruct
     from zoo_core.registry import load_registry
+    from zoo_vaegan import mixture
 
     registry = load_registry()
     rng = np.random.default_rng(0)
     for run in args.runs:
-        loaded = load_run(run, registry)
+        # A run folder, or a preset's published weights (e.g. vaegan-fashion-mnist).
+        loaded = load_run(run, registry, pretrained=not Path(run).exists())
         name, data = loaded.dataset(None, registry, echo=lambda s: None)
         classifier = get_classifier(name, data.x_train, data.y_train, data.num_classes, epochs=3,
                                     echo=lambda s: None)
@@ -46,10 +51,14 @@ def main(argv=None) -> int:
         z = mean + np.exp(0.5 * log_var) * rng.standard_normal(mean.shape)
         centre, cov = z.mean(axis=0), np.cov(z.T)
         eigen = np.linalg.eigvalsh(cov)
+        weights, means, scales, _ = mixture.fit(z, 10, seed=0)
+        component = rng.choice(len(weights), n, p=weights / weights.sum())
+        z_mixture = means[component] + np.einsum("nij,nj->ni", scales[component], rng.standard_normal((n, z.shape[1])))
         sets = {
             "reconstructions": reconstruct(model, data.x_test[pick(data.x_test, n, 1)]),
             "samples from N(0, I)": generate(model, n, seed=0)[0],
             "aggregated-posterior Gaussian": model.decode(rng.multivariate_normal(centre, cov, n).astype(np.float32)),
+            "aggregated-posterior mixture of 10": model.decode(z_mixture.astype(np.float32)),
         }
         features, probs = classifier.features_and_probabilities(np.concatenate([data.x_test, *sets.values()]))
         test = features[:len(data.x_test)]

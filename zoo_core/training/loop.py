@@ -539,6 +539,12 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 logs = {k: float(v[-1]) for k, v in history.history.items() if v}
                 if count > 1:
                     replicas.share_statistics(model)
+                # A model may fit something of its own to the training images after each
+                # epoch (e.g. a density over its codes), deterministically for the seed, so
+                # a resumed run refits as an uninterrupted one does; it lands in the checkpoint.
+                refit = getattr(model, "fit_after_epoch", None)
+                if callable(refit):
+                    refit(x, seed=train.seed * 1009 + epoch)
                 if validation is not None:
                     scores = model.evaluate(**validation.evaluate_inputs(), verbose=0, return_dict=True)
                     logs.update({f"val_{k}": float(v) for k, v in scores.items()})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from vaegan_tiny import REGISTRY, SHAPE, TINY, TinyData, build, numpy, tiny_images
+from vaegan_tiny import REGISTRY, SHAPE, TINY, TinyData, build, numpy, tiny_data, tiny_images
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
 from zoo_core.registry import load_registry
@@ -120,6 +120,49 @@ def test_a_run_writes_samples_reconstructions_and_the_metrics(tmp_path):
     assert recon.size == samples.size
 
 
+# === The mixture prior (prior = "mixture") ===
+
+
+def test_em_recovers_a_known_mixture():
+    from zoo_vaegan import mixture
+
+    rng = np.random.default_rng(0)
+    means = np.array([[-4.0, 0.0], [4.0, 1.0]])
+    cov = np.array([[1.0, 0.6], [0.6, 0.5]])
+    z = np.concatenate([rng.multivariate_normal(means[0], cov, 3000), rng.multivariate_normal(means[1], cov, 1000)])
+    weights, found, scales, _ = mixture.fit(z, 2, seed=0)
+    order = np.argsort(found[:, 0])
+    np.testing.assert_allclose(weights[order], [0.75, 0.25], atol=0.02)
+    np.testing.assert_allclose(found[order], means, atol=0.1)
+    for k in order:
+        np.testing.assert_allclose(scales[k] @ scales[k].T, cov, atol=0.1)
+    again = mixture.fit(z, 2, seed=0)
+    for a, b in zip((weights, found, scales), again[:3]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_mixture_run_samples_from_the_mixture_fitted_to_its_codes(tmp_path):
+    """Through zoo's loop: after each epoch the mixture is refitted (it is no
+    longer the N(0, I) it starts as), it is saved in model.keras, and
+    generate() draws z from it."""
+    import keras
+
+    sets = [f"{k}={v}" for k, v in TINY.items()]
+    resolved = resolve_run(REGISTRY, "vae-gan", dataset="vaegan-tiny",
+                           overrides=[*sets, "epochs=1", "batch_size=16", "prior=mixture", "prior_components=2"])
+    train_run(resolved, tmp_path / "run", backend=keras.backend.backend(), echo=lambda s: None, verbose=0)
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    weights, means, scales = (numpy(v) for v in (model.prior_weights, model.prior_means, model.prior_scales))
+    assert not np.allclose(means, 0.0) and not np.allclose(scales, np.eye(TINY["latent_dim"]))
+    assert weights.sum() == pytest.approx(1.0, abs=1e-5)
+    z = numpy(model.sample_prior(20000, seed=0))
+    np.testing.assert_allclose(z.mean(axis=0), weights @ means, atol=0.05)
+    # Refitting with the run's seed for its only epoch gives the saved mixture again.
+    model.fit_after_epoch(tiny_data().x_train, seed=0)
+    np.testing.assert_allclose(numpy(model.prior_means), means, atol=1e-5)
+    np.testing.assert_allclose(model.generate(4, seed=1), model.generate(4, seed=1))
+
+
 # === Saving ===
 
 
@@ -166,6 +209,8 @@ def test_separate_learning_rates_come_from_the_model_config():
     ("discriminator_norm=group", "'model.discriminator_norm' must be one of 'none', 'layer', 'batch'"),
     ("reconstructions_as_fakes=1", "'model.reconstructions_as_fakes' must be bool"),
     ("encoder_learning_rate=0", "'encoder_learning_rate' must be positive"),
+    ("prior=gaussian", "'model.prior' must be one of 'standard', 'mixture'"),
+    ("prior_components=0", "'prior_components' must be at least 1"),
 ])
 def test_bad_config_values_are_clear_errors(setting, message):
     sets = [f"{k}={v}" for k, v in TINY.items() if k != setting.split("=")[0]]

@@ -16,10 +16,14 @@ from keras import ops
 
 from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient
 
-from . import objectives
+from . import mixture, objectives
 
 #: The networks, in the order of their optimizers.
 NETWORKS = ("encoder", "decoder", "discriminator")
+#: What ``generate`` draws z from: N(0, I) (the paper), or a mixture fitted to the codes.
+PRIORS = ("standard", "mixture")
+#: Training images whose codes the mixture is fitted to, at most.
+MIXTURE_IMAGES = 20000
 
 
 class BaseVAEGAN(MultiNetworkModel):
@@ -34,8 +38,11 @@ class BaseVAEGAN(MultiNetworkModel):
 
     def __init__(self, image_shape, latent_dim=32, feature_layer=-1, gamma=1e-2, reconstructions_as_fakes=True,
                  pixel_weight=0.0, kl_weight=1.0, encoder_learning_rate=None, decoder_learning_rate=None,
-                 discriminator_learning_rate=None, seed=None, **kwargs):
+                 discriminator_learning_rate=None, prior="standard", prior_components=10, seed=None, **kwargs):
         super().__init__(**kwargs)
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        self.prior, self.prior_components = prior, int(prior_components)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.latent_dim = int(latent_dim)
         self.feature_layer = int(feature_layer)
@@ -48,6 +55,17 @@ class BaseVAEGAN(MultiNetworkModel):
         self.discriminator_learning_rate = discriminator_learning_rate
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if self.prior == "mixture":
+            # Not in any network: no optimizer moves them; fit_after_epoch sets them. Until
+            # the first fit, every component is N(0, I).
+            k, d = self.prior_components, self.latent_dim
+            self.prior_weights = self.add_weight(shape=(k,), initializer=keras.initializers.Constant(1.0 / k),
+                                                 trainable=False, name="prior_weights")
+            self.prior_means = self.add_weight(shape=(k, d), initializer="zeros", trainable=False,
+                                               name="prior_means")
+            self.prior_scales = self.add_weight(shape=(k, d, d), trainable=False, name="prior_scales",
+                                                initializer=lambda shape, dtype=None: ops.tile(
+                                                    ops.eye(d, dtype=dtype)[None], (k, 1, 1)))
         names = ["kl", "llike", "pixel", "enc_loss", "dec_loss", "g_loss", "d_loss", "d_real", "d_recon", "d_fake"]
         self.track(*names, "wasserstein", "gp")
         #: The GAN loss object (the "gan" interface); not saved with the model.
@@ -181,12 +199,50 @@ class BaseVAEGAN(MultiNetworkModel):
     # --- what zoo's image grids and later tools use ---
 
     def generate(self, num_samples, seed=None):
-        """Decode ``num_samples`` draws from the prior N(0, I); float32 in [0, 1].
+        """Decode ``num_samples`` draws from the prior; float32 in [0, 1].
 
+        The prior is N(0, I), or with ``prior = "mixture"`` the Gaussian
+        mixture last fitted to the training codes (:meth:`fit_after_epoch`).
         The same int ``seed`` gives the same images every time, so per-epoch
         grids are comparable.
         """
-        return self.decode(keras.random.normal((int(num_samples), self.latent_dim), seed=seed))
+        return self.decode(self.sample_prior(int(num_samples), seed))
+
+    def sample_prior(self, num_samples, seed=None):
+        """``num_samples`` draws of z from the prior generate() decodes."""
+        if self.prior == "standard":
+            return keras.random.normal((num_samples, self.latent_dim), seed=seed)
+        seeds = keras.random.SeedGenerator(seed)
+        logits = ops.log(ops.maximum(ops.convert_to_tensor(self.prior_weights), 1e-30))[None]
+        component = ops.reshape(keras.random.categorical(logits, num_samples, seed=seeds), (-1,))
+        eps = keras.random.normal((num_samples, self.latent_dim), seed=seeds)
+        scales = ops.take(ops.convert_to_tensor(self.prior_scales), component, axis=0)
+        return ops.take(ops.convert_to_tensor(self.prior_means), component, axis=0) + \
+            ops.einsum("nij,nj->ni", scales, eps)
+
+    def fit_after_epoch(self, images, seed=0):
+        """zoo's training loop calls this after each epoch: with ``prior =
+        "mixture"``, fit the mixture to codes z ~ q(z|x) of up to
+        20,000 of ``images`` (seeded), by EM. Returns the codes' mean
+        log-likelihood under it (None with the standard prior)."""
+        if self.prior != "mixture":
+            return None
+        rng = np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(len(images), min(len(images), MIXTURE_IMAGES), replace=False))
+        codes = []
+        for start in range(0, len(chosen), 500):
+            z_mean, z_log_var = self.encode(np.asarray(images[chosen[start:start + 500]], np.float32))
+            codes.append(z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape))
+        weights, means, scales, likelihood = mixture.fit(np.concatenate(codes), self.prior_components, seed)
+        pad = self.prior_components - len(weights)  # fewer images than components
+        if pad:
+            weights = np.concatenate([weights, np.zeros(pad, np.float32)])
+            means = np.concatenate([means, np.zeros((pad, self.latent_dim), np.float32)])
+            scales = np.concatenate([scales, np.stack([np.eye(self.latent_dim, dtype=np.float32)] * pad)])
+        self.prior_weights.assign(weights)
+        self.prior_means.assign(means)
+        self.prior_scales.assign(scales)
+        return likelihood
 
     def decode(self, z):
         images = self.to_unit_range(self.decoder(ops.convert_to_tensor(z), training=False))
@@ -216,6 +272,8 @@ class BaseVAEGAN(MultiNetworkModel):
             "encoder_learning_rate": self.encoder_learning_rate,
             "decoder_learning_rate": self.decoder_learning_rate,
             "discriminator_learning_rate": self.discriminator_learning_rate,
+            "prior": self.prior,
+            "prior_components": self.prior_components,
             "seed": self.seed,
         }
 
