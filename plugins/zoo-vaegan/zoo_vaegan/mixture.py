@@ -33,13 +33,16 @@ def log_densities(z, weights, means, scales):
     return out
 
 
-def fit(z, components: int, seed: int, iterations: int = 100, tolerance: float = 1e-5):
+def fit(z, components: int, seed: int, iterations: int = 100, tolerance: float = 1e-3):
     """EM for a full-covariance mixture of ``components`` Gaussians.
 
     Starts from ``components`` distinct codes (seeded) as the means and the
     codes' covariance for every component. Returns ``(weights (k,), means (k,
     d), scales (k, d, d))`` in float32, ``scales`` the lower Cholesky factors
     of the covariances, and the codes' mean log-likelihood at the last E step.
+    Stops after ``iterations``, or once that mean log-likelihood moves by less
+    than ``tolerance`` nats (scikit-learn's ``GaussianMixture`` defaults, which
+    Ghosh et al. used).
     """
     z = np.asarray(z, np.float64)
     n, d = z.shape
@@ -59,11 +62,12 @@ def fit(z, components: int, seed: int, iterations: int = 100, tolerance: float =
         weights = counts / n
         means = responsibilities.T @ z / counts[:, None]
         for j in range(k):
-            centred = z - means[j]
-            cov = (responsibilities[:, j, None] * centred).T @ centred / counts[j] + RIDGE * np.eye(d)
+            # s.T @ s of one array (not r * c against c): about 50 times faster here with OpenBLAS.
+            weighted = (z - means[j]) * np.sqrt(responsibilities[:, j, None])
+            cov = weighted.T @ weighted / counts[j] + RIDGE * np.eye(d)
             scales[j] = np.linalg.cholesky(cov)
         likelihood = float(total.mean())
-        if abs(likelihood - previous) < tolerance * max(abs(likelihood), 1.0):
+        if abs(likelihood - previous) < tolerance:
             break
         previous = likelihood
     return weights.astype(np.float32), means.astype(np.float32), scales.astype(np.float32), likelihood
