@@ -6,8 +6,8 @@ components there as here).
 Why: the VAE-GAN's decoder draws realistic garments from the codes its encoder
 gives (reconstructions' FD 5.5 on Fashion-MNIST) but not from N(0, I) draws
 (FD 27.8), which fall where no code ever was. A mixture fitted to the
-aggregated posterior puts the draws where the codes are (FD 4.6 with the
-same networks; plugins/zoo-vaegan/README.md).
+aggregated posterior puts the draws where the codes are (zoo eval FD 3.4 with
+the same networks; plugins/zoo-vaegan/README.md).
 
 Plain numpy and deterministic for a seed (EM in float64), so a resumed run
 refits to the same numbers as an uninterrupted one.
