@@ -234,11 +234,6 @@ class BaseVAEGAN(MultiNetworkModel):
             z_mean, z_log_var = self.encode(np.asarray(images[chosen[start:start + 500]], np.float32))
             codes.append(z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape))
         weights, means, scales, likelihood = mixture.fit(np.concatenate(codes), self.prior_components, seed)
-        pad = self.prior_components - len(weights)  # fewer images than components
-        if pad:
-            weights = np.concatenate([weights, np.zeros(pad, np.float32)])
-            means = np.concatenate([means, np.zeros((pad, self.latent_dim), np.float32)])
-            scales = np.concatenate([scales, np.stack([np.eye(self.latent_dim, dtype=np.float32)] * pad)])
         self.prior_weights.assign(weights)
         self.prior_means.assign(means)
         self.prior_scales.assign(scales)

@@ -37,7 +37,8 @@ def fit(z, components: int, seed: int, iterations: int = 100, tolerance: float =
     """EM for a full-covariance mixture of ``components`` Gaussians.
 
     Starts from ``components`` distinct codes (seeded) as the means and the
-    codes' covariance for every component. Returns ``(weights (k,), means (k,
+    codes' covariance for every component; with fewer codes than components,
+    the components left over come back with weight 0. Returns ``(weights (k,), means (k,
     d), scales (k, d, d))`` in float32, ``scales`` the lower Cholesky factors
     of the covariances, and the codes' mean log-likelihood at the last E step.
     Stops after ``iterations``, or once that mean log-likelihood moves by less
@@ -70,4 +71,9 @@ def fit(z, components: int, seed: int, iterations: int = 100, tolerance: float =
         if abs(likelihood - previous) < tolerance:
             break
         previous = likelihood
+    pad = int(components) - k  # fewer codes than components: the rest get weight 0
+    if pad:
+        weights = np.concatenate([weights, np.zeros(pad)])
+        means = np.concatenate([means, np.zeros((pad, d))])
+        scales = np.concatenate([scales, np.stack([np.eye(d)] * pad)])
     return weights.astype(np.float32), means.astype(np.float32), scales.astype(np.float32), likelihood
