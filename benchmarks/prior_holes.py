@@ -3,7 +3,8 @@ classifier features, against the test set) of
 
 - its reconstructions of test images: what the decoder can draw from codes
   the encoder gives;
-- its samples, decoded from the prior N(0, I): what ``zoo eval`` measures;
+- decodings of N(0, I) draws, and its samples (``zoo eval``'s: from N(0, I), or
+  with zoo-vaegan's ``prior = "mixture"`` from the mixture it saved);
 - decodings of a Gaussian fitted to the aggregated posterior (codes of
   20,000 train images): the prior moved to where the codes are;
 - decodings of a mixture of 10 full-covariance Gaussians fitted to the same
@@ -56,7 +57,8 @@ def main(argv=None) -> int:
         z_mixture = means[component] + np.einsum("nij,nj->ni", scales[component], rng.standard_normal((n, z.shape[1])))
         sets = {
             "reconstructions": reconstruct(model, data.x_test[pick(data.x_test, n, 1)]),
-            "samples from N(0, I)": generate(model, n, seed=0)[0],
+            "decodings of N(0, I)": model.decode(rng.standard_normal((n, z.shape[1])).astype(np.float32)),
+            f"samples (its prior: {getattr(model, 'prior', 'standard')})": generate(model, n, seed=0)[0],
             "aggregated-posterior Gaussian": model.decode(rng.multivariate_normal(centre, cov, n).astype(np.float32)),
             "aggregated-posterior mixture of 10": model.decode(z_mixture.astype(np.float32)),
         }

@@ -498,3 +498,16 @@ if __name__ == "__main__":
     outputs = {p: fixed_outputs(zoo_core.load_model(p, pretrained=True)) for p in PRETRAINED}
     np.savez_compressed(REFERENCE, **outputs)
     print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
+
+
+def test_export_counts_epochs_from_metrics_when_the_checkpoint_state_is_gone(tmp_path):
+    from zoo_core.export import _epochs
+
+    assert _epochs(tmp_path) is None
+    (tmp_path / "metrics.csv").write_text("epoch,loss\n1,0.5\n2,0.4\n")
+    assert _epochs(tmp_path) == 2
+    (tmp_path / "checkpoint.json").write_text('{"epoch": 3}')
+    assert _epochs(tmp_path) == 3
+    (tmp_path / "checkpoint.json").write_text("damaged")
+    (tmp_path / "metrics.csv").write_text("epoch,loss\n")
+    assert _epochs(tmp_path) is None

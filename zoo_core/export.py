@@ -7,6 +7,7 @@ whole; ``OUT`` must not exist (zoo never replaces a file it did not make).
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import json
 import os
@@ -206,10 +207,16 @@ def inference_copy(loaded, registry):
 
 
 def _epochs(run_path: Path) -> Optional[int]:
-    state = run_path / "checkpoint.json"
+    """Epochs trained: from ``checkpoint.json``, else the last row of ``metrics.csv``."""
     try:
-        return int(json.loads(state.read_text()).get("epoch"))
+        return int(json.loads((run_path / "checkpoint.json").read_text()).get("epoch"))
     except (OSError, ValueError, TypeError):
+        pass
+    try:
+        with open(run_path / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return int(rows[-1]["epoch"]) if rows else None
+    except (OSError, ValueError, TypeError, KeyError, csv.Error):
         return None
 
 
