@@ -35,7 +35,7 @@ TINY = {
     "labelled-aae": {"latent_dim": 4, "encoder_filters": [4, 8], "encoder_units": 8, "decoder_filters": [8, 4],
                      "kernel_size": 3, "discriminator_units": [8]},
     "vq-vae": {"num_codes": 6, "code_dim": 3, "encoder_filters": [4, 8], "decoder_filters": [8, 4], "kernel_size": 3,
-               "prior_filters": 8, "prior_layers": 1},
+               "pixelcnn": "gated", "prior_filters": 8, "prior_layers": 1},
 }
 
 

@@ -96,6 +96,53 @@ def test_a_masked_convolution_sees_only_earlier_positions(mask_type):
                         assert not moved[p, r], f"position {(p, r)} saw {(i, j)}"
 
 
+
+def influence(net, grid, codes):
+    """moved[i, j][p, r]: changing the code at (i, j) changes the logits at (p, r)."""
+    base = numpy(net(tensor(grid)))
+    rows, cols = grid.shape[1:]
+    moved = np.zeros((rows, cols, rows, cols), bool)
+    for i in range(rows):
+        for j in range(cols):
+            changed = grid.copy()
+            changed[0, i, j] = (changed[0, i, j] + 1) % codes
+            moved[i, j] = np.abs(numpy(net(tensor(changed))) - base).sum(-1)[0] > 1e-7
+    return moved
+
+
+def test_the_gated_prior_sees_every_earlier_position_and_nothing_else():
+    """Gated PixelCNN has no blind spot: each position's logits depend on every
+    position before it in raster order, and on none at or after it."""
+    import keras
+    from zoo_hybrids.vq_vae.model import gated_pixelcnn, pixelcnn
+
+    keras.utils.set_random_seed(0)
+    grid = np.random.default_rng(0).integers(0, 6, (1, 5, 5)).astype(np.int32)
+    moved = influence(gated_pixelcnn((5, 5), 6, 8, 2), grid, 6)
+    for i, j, p, r in np.ndindex(moved.shape):
+        assert moved[i, j, p, r] == ((i, j) < (p, r)), f"{(p, r)} and {(i, j)}"
+    # The plain masked stack is blind to some earlier positions up and to the right.
+    plain = influence(pixelcnn((5, 5), 6, 8, 2), grid, 6)
+    assert not any(plain[i, j, p, r] for i, j, p, r in np.ndindex(plain.shape) if (i, j) >= (p, r))
+    assert not plain[1, 4, 2, 0]
+
+
+def test_a_model_saved_before_the_gated_prior_loads_with_its_plain_one():
+    """Models (and config.toml files) from before ``pixelcnn`` existed name no
+    ``pixelcnn``: they get the plain masked PixelCNN they were built with."""
+    model = build("vq-vae", pixelcnn="plain")
+    config = model.get_config()
+    del config["pixelcnn"]
+    again = type(model).from_config(config)
+    assert again.pixelcnn == "plain"
+    again.prior_network.set_weights(model.prior_network.get_weights())
+    from zoo_hybrids.vq_vae import VQVAEConfig
+
+    assert VQVAEConfig().pixelcnn == "plain" and build("vq-vae").pixelcnn == "gated"
+    with pytest.raises(ValueError, match="pixelcnn must be one of gated, plain"):
+        type(model).from_config({**config, "pixelcnn": "wavenet"})
+
+
 def test_the_prior_phase_trains_the_prior_only_on_codes_made_without_gradient():
     model = build("vq-vae")
     phases = model.train_phases()

@@ -10,7 +10,7 @@ the encoder outputs assigned to each code (the paper's appendix; ``codebook
 encoder near its codes.
 
 Sampling is what the paper does, never a Gaussian: a PixelCNN (van den Oord
-et al. 2016; masked convolutions, type A then B) learns the distribution of
+et al. 2016; Gated PixelCNN, or plain masked convolutions) learns the distribution of
 the code grids of the training images, and :meth:`VQVAE.generate` draws a
 grid position by position from it and decodes it. Each step runs two phases:
 
@@ -22,8 +22,10 @@ grid position by position from it and decodes it. Each step runs two phases:
 Deviations from the papers: the prior is a phase of the same run rather than
 a second training stage, so one ``zoo train`` gives a model that samples; it
 chases codes that are still changing early on and settles as the codebook
-does. The encoder and decoder are small conv nets, not the paper's ResNets;
-the PixelCNN has no gates and keeps its blind spot (a 7x7 grid is small).
+does. The encoder and decoder are small conv nets, not the paper's ResNets.
+The prior is the first PixelCNN's masked stack (``pixelcnn = "plain"``, which
+has a blind spot) or Gated PixelCNN without its conditioning (``"gated"``:
+vertical and horizontal stacks, no blind spot).
 
 No backend code: zoo's multi-network trainer runs the phases everywhere.
 Pixels in [0, 1] throughout (sigmoid decoder).
@@ -131,16 +133,21 @@ class MaskedConv2D(layers.Layer):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.mask_type = int(filters), int(kernel_size), mask_type
 
-    def build(self, input_shape):
-        k, channels = self.kernel_size, int(input_shape[-1])
-        self.kernel = self.add_weight(shape=(k, k, channels, self.filters), initializer="glorot_uniform",
-                                      name="kernel")
-        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
-        mask = np.ones((k, k, 1, 1), np.float32)
+    def kernel_mask(self) -> np.ndarray:
+        """1 where the kernel may see, 0 where it may not: (rows, columns)."""
+        k = self.kernel_size
+        mask = np.ones((k, k), np.float32)
         centre = k // 2
         mask[centre, centre + (self.mask_type == "B"):] = 0.0
         mask[centre + 1:] = 0.0
-        self.mask = mask
+        return mask
+
+    def build(self, input_shape):
+        mask = self.kernel_mask()
+        self.kernel = self.add_weight(shape=(*mask.shape, int(input_shape[-1]), self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+        self.mask = mask[:, :, None, None]
         self.built = True
 
     def call(self, inputs):
@@ -153,6 +160,56 @@ class MaskedConv2D(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "mask_type": self.mask_type}
+
+
+@keras.saving.register_keras_serializable(package=nets.PACKAGE)
+class StackConv2D(MaskedConv2D):
+    """A "same" convolution of one of Gated PixelCNN's two stacks (van den Oord
+    et al. 2016, section 2.2). ``vertical``: a k x k kernel that sees the rows up
+    to and including its own; ``horizontal``: a 1 x k kernel that sees its row to
+    the left, with the centre (``include_centre``) or without it (the first layer)."""
+
+    def __init__(self, filters, kernel_size, stack="vertical", include_centre=True, **kwargs):
+        super().__init__(filters, kernel_size, "B" if include_centre else "A", **kwargs)
+        if stack not in ("vertical", "horizontal"):
+            raise ValueError(f"stack must be 'vertical' or 'horizontal', got {stack!r}")
+        self.stack, self.include_centre = stack, bool(include_centre)
+
+    def kernel_mask(self) -> np.ndarray:
+        k, centre = self.kernel_size, self.kernel_size // 2
+        if self.stack == "vertical":
+            mask = np.zeros((k, k), np.float32)
+            mask[:centre + 1] = 1.0
+        else:
+            mask = np.zeros((1, k), np.float32)
+            mask[0, :centre + int(self.include_centre)] = 1.0
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("mask_type")
+        return {**config, "stack": self.stack, "include_centre": self.include_centre}
+
+
+@keras.saving.register_keras_serializable(package=nets.PACKAGE)
+class ShiftDown(layers.Layer):
+    """Moves a feature map down one row (zeros in the first): what the vertical
+    stack hands the horizontal one, so that row i hears only rows above it."""
+
+    def call(self, inputs):
+        return ops.pad(inputs, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+
+@keras.saving.register_keras_serializable(package=nets.PACKAGE)
+class Gate(layers.Layer):
+    """tanh(a) * sigmoid(b) of the two halves of the channels (the gated activation unit)."""
+
+    def call(self, inputs):
+        a, b = ops.split(inputs, 2, axis=-1)
+        return ops.tanh(a) * ops.sigmoid(b)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // 2)
 
 
 # === Networks ===
@@ -189,6 +246,32 @@ def pixelcnn(grid, num_codes, filters, num_layers):
     return keras.Model(codes, layers.Conv2D(num_codes, 1, name="logits")(h), name="prior")
 
 
+def gated_pixelcnn(grid, num_codes, filters, num_layers):
+    """Gated PixelCNN (van den Oord et al. 2016, sections 2.2-2.3): a vertical
+    stack (the rows above) and a horizontal stack (the row to the left) with
+    gated units, so position (i, j) sees every position before it in raster
+    order: no blind spot. A 5x5 first layer, then ``num_layers`` 3x3 ones, the
+    horizontal stack residual as the paper's."""
+    codes = keras.Input(tuple(grid), dtype="int32", name="code_grid")
+    e = layers.Embedding(num_codes, filters)(codes)
+
+    def layer(v, h, k, first):
+        v_pre = StackConv2D(2 * filters, k, "vertical")(v)
+        down = layers.Conv2D(2 * filters, 1)(ShiftDown()(v_pre))
+        h_pre = layers.Add()([StackConv2D(2 * filters, k, "horizontal", include_centre=not first)(h), down])
+        out = layers.Conv2D(filters, 1)(Gate()(h_pre))
+        return Gate()(v_pre), out if first else layers.Add()([h, out])
+
+    v, h = layer(e, e, 5, first=True)
+    for _ in range(num_layers):
+        v, h = layer(v, h, 3, first=False)
+    h = layers.Conv2D(filters, 1, activation="relu")(h)
+    return keras.Model(codes, layers.Conv2D(num_codes, 1, name="logits")(h), name="prior")
+
+
+PIXELCNNS = {"gated": gated_pixelcnn, "plain": pixelcnn}
+
+
 # === The model ===
 
 
@@ -199,7 +282,7 @@ class VQVAE(HybridModel):
     output_activation = "sigmoid"
     title = "VQ-VAE"
     config_keys = ("image_shape", "num_codes", "code_dim", "encoder_filters", "decoder_filters", "kernel_size",
-                   "codebook", "decay", "prior_filters", "prior_layers", "encoder_learning_rate",
+                   "codebook", "decay", "pixelcnn", "prior_filters", "prior_layers", "encoder_learning_rate",
                    "decoder_learning_rate", "codebook_learning_rate", "prior_learning_rate", "seed")
     penalty_terms = ()
 
@@ -207,7 +290,7 @@ class VQVAE(HybridModel):
         return self.decoder
 
     def __init__(self, image_shape, num_codes=64, code_dim=16, encoder_filters=(32, 64), decoder_filters=(64, 32),
-                 kernel_size=4, codebook="ema", decay=0.99, prior_filters=64, prior_layers=5,
+                 kernel_size=4, codebook="ema", decay=0.99, pixelcnn="plain", prior_filters=64, prior_layers=5,
                  encoder_learning_rate=None, decoder_learning_rate=None, codebook_learning_rate=None,
                  prior_learning_rate=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -219,6 +302,11 @@ class VQVAE(HybridModel):
         if codebook not in CODEBOOKS:
             raise ValueError(f"codebook must be one of {', '.join(CODEBOOKS)}, got {codebook!r}")
         self.codebook, self.decay = codebook, float(decay)
+        if pixelcnn not in PIXELCNNS:
+            raise ValueError(f"pixelcnn must be one of {', '.join(PIXELCNNS)}, got {pixelcnn!r}")
+        # "plain" is the default here, not in VQVAEConfig: models saved before the
+        # gated prior existed record no ``pixelcnn`` and load as they were built.
+        self.pixelcnn = pixelcnn
         self.prior_filters, self.prior_layers = int(prior_filters), int(prior_layers)
         self.encoder_learning_rate = encoder_learning_rate
         self.decoder_learning_rate = decoder_learning_rate
@@ -238,7 +326,7 @@ class VQVAE(HybridModel):
         self.codebook_network = keras.Model(z, self.quantizer(z), name="codebook")
         self.decoder = vq_decoder(self.grid, self.code_dim, self.decoder_filters, self.kernel_size,
                                   self.image_shape[2])
-        self.prior_network = pixelcnn(self.grid, self.num_codes, self.prior_filters, self.prior_layers)
+        self.prior_network = PIXELCNNS[pixelcnn](self.grid, self.num_codes, self.prior_filters, self.prior_layers)
         self.built = True
 
     @property
