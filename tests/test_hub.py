@@ -492,14 +492,6 @@ def test_export_bad_inputs(cli, tmp_path):
     assert hub.archive_metadata(tmp_path / "again.zip")["eval"] == hub.archive_metadata(bundled("vae-mnist"))["eval"]
 
 
-if __name__ == "__main__":
-    # Rewrites the reference after the bundled weights change: on TensorFlow, where they were trained.
-    #   KERAS_BACKEND=tensorflow python tests/test_hub.py
-    outputs = {p: fixed_outputs(zoo_core.load_model(p, pretrained=True)) for p in PRETRAINED}
-    np.savez_compressed(REFERENCE, **outputs)
-    print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
-
-
 def test_export_counts_epochs_from_metrics_when_the_checkpoint_state_is_gone(tmp_path):
     from zoo_core.export import _epochs
 
@@ -511,3 +503,12 @@ def test_export_counts_epochs_from_metrics_when_the_checkpoint_state_is_gone(tmp
     (tmp_path / "checkpoint.json").write_text("damaged")
     (tmp_path / "metrics.csv").write_text("epoch,loss\n")
     assert _epochs(tmp_path) is None
+
+
+if __name__ == "__main__":
+    # Rewrites the reference after the bundled weights change: on TensorFlow, where they were trained.
+    #   KERAS_BACKEND=tensorflow python tests/test_hub.py
+    outputs = {p: fixed_outputs(zoo_core.load_model(p, pretrained=True)) for p in PRETRAINED}
+    np.savez_compressed(REFERENCE, **outputs)
+    print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
+

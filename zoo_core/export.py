@@ -7,7 +7,6 @@ whole; ``OUT`` must not exist (zoo never replaces a file it did not make).
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 import os
@@ -212,11 +211,11 @@ def _epochs(run_path: Path) -> Optional[int]:
         return int(json.loads((run_path / "checkpoint.json").read_text()).get("epoch"))
     except (OSError, ValueError, TypeError):
         pass
+    from .evaluation.plots import read_metrics_csv
+
     try:
-        with open(run_path / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        return int(rows[-1]["epoch"]) if rows else None
-    except (OSError, ValueError, TypeError, KeyError, csv.Error):
+        return int(read_metrics_csv(run_path / "metrics.csv")["epoch"][-1])
+    except (ZooError, KeyError, ValueError):
         return None
 
 

@@ -96,7 +96,6 @@ def test_a_masked_convolution_sees_only_earlier_positions(mask_type):
                         assert not moved[p, r], f"position {(p, r)} saw {(i, j)}"
 
 
-
 def influence(net, grid, codes):
     """moved[i, j][p, r]: changing the code at (i, j) changes the logits at (p, r)."""
     base = numpy(net(tensor(grid)))

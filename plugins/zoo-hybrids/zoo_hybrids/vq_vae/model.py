@@ -304,8 +304,8 @@ class VQVAE(HybridModel):
         self.codebook, self.decay = codebook, float(decay)
         if pixelcnn not in PIXELCNNS:
             raise ValueError(f"pixelcnn must be one of {', '.join(PIXELCNNS)}, got {pixelcnn!r}")
-        # "plain" is the default here, not in VQVAEConfig: models saved before the
-        # gated prior existed record no ``pixelcnn`` and load as they were built.
+        # "plain" by default: models saved before the gated prior existed record
+        # no ``pixelcnn`` and load as they were built.
         self.pixelcnn = pixelcnn
         self.prior_filters, self.prior_layers = int(prior_filters), int(prior_layers)
         self.encoder_learning_rate = encoder_learning_rate
