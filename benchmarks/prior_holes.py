@@ -55,10 +55,12 @@ def main(argv=None) -> int:
         weights, means, scales, _ = mixture.fit(z, 10, seed=0)
         component = rng.choice(len(weights), n, p=weights / weights.sum())
         z_mixture = means[component] + np.einsum("nij,nj->ni", scales[component], rng.standard_normal((n, z.shape[1])))
+        prior = getattr(model, "prior", "standard")
+        prior = prior if isinstance(prior, str) else "its own"  # a model's prior may be a method, not a name
         sets = {
             "reconstructions": reconstruct(model, data.x_test[pick(data.x_test, n, 1)]),
             "decodings of N(0, I)": model.decode(rng.standard_normal((n, z.shape[1])).astype(np.float32)),
-            f"samples (its prior: {getattr(model, 'prior', 'standard')})": generate(model, n, seed=0)[0],
+            f"samples (prior: {prior})": generate(model, n, seed=0)[0],
             "aggregated-posterior Gaussian": model.decode(rng.multivariate_normal(centre, cov, n).astype(np.float32)),
             "aggregated-posterior mixture of 10": model.decode(z_mixture.astype(np.float32)),
         }

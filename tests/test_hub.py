@@ -138,6 +138,19 @@ def fixed_outputs(model) -> np.ndarray:
         keras.ops.convert_to_numpy(model.generator(z, training=False)))
 
 
+def prior_outputs(model):
+    """A learnt prior's log-probabilities for fixed code grids (VQ-VAE's
+    PixelCNN, which fixed_outputs' reconstructions never run), or None."""
+    network = getattr(model, "prior_network", None)
+    if network is None:
+        return None
+    import keras
+
+    grids = np.random.default_rng(0).integers(0, model.num_codes, size=(4, *model.grid)).astype("int32")
+    logits = network(keras.ops.convert_to_tensor(grids), training=False)
+    return keras.ops.convert_to_numpy(keras.ops.log_softmax(logits, axis=-1))
+
+
 @pytest.mark.parametrize("preset", PRETRAINED)
 def test_weights_trained_on_tensorflow_give_the_same_images_here(preset):
     """Run on every backend in CI: the bundled weights (trained on TensorFlow)
@@ -145,6 +158,10 @@ def test_weights_trained_on_tensorflow_give_the_same_images_here(preset):
     model = zoo_core.load_model(preset, pretrained=True)
     with np.load(REFERENCE) as reference:
         np.testing.assert_allclose(fixed_outputs(model), reference[preset], atol=2e-4)
+        prior = prior_outputs(model)
+        assert (prior is None) == (f"{preset}:prior" not in reference.files), preset
+        if prior is not None:
+            np.testing.assert_allclose(prior, reference[f"{preset}:prior"], atol=1e-3)
 
 
 def test_pretrained_conditional_class(cli, tmp_path):
@@ -508,7 +525,12 @@ def test_export_counts_epochs_from_metrics_when_the_checkpoint_state_is_gone(tmp
 if __name__ == "__main__":
     # Rewrites the reference after the bundled weights change: on TensorFlow, where they were trained.
     #   KERAS_BACKEND=tensorflow python tests/test_hub.py
-    outputs = {p: fixed_outputs(zoo_core.load_model(p, pretrained=True)) for p in PRETRAINED}
+    outputs = {}
+    for p in PRETRAINED:
+        model = zoo_core.load_model(p, pretrained=True)
+        outputs[p] = fixed_outputs(model)
+        if prior_outputs(model) is not None:
+            outputs[f"{p}:prior"] = prior_outputs(model)
     np.savez_compressed(REFERENCE, **outputs)
     print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
 

@@ -44,7 +44,7 @@ PUBLISHED = {
     "bigan-fashion-mnist": "e59514856d59345e2576b5a34fd46a909d9a9402e36fe8344f180ae887c382e7",
     "alpha-gan-fashion-mnist": "56a334a4f985537d092cb26170edd64901c178a77805fea9955b609ecaa2f777",
     "soft-introvae-fashion-mnist": "13d19aa97f8fec5e575d05a59c818132e11666a6aff557463700ece36e8ac466",
-    "vq-vae-fashion-mnist": "38454ff1202e8d013e33b8f596d790110d939edfc95a3cbad9a35258f725d884",
+    "vq-vae-fashion-mnist": "2de2761027cc917bfb2e993815ac3697975a7bf9797afcfa453ef345d47ba84a",
 }
 
 

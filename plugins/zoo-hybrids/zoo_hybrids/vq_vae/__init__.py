@@ -132,12 +132,14 @@ LOSSES = [
 # === Presets ===
 
 # Adam 1e-3 for the autoencoder and the prior (the paper's 2e-4 is for
-# ImageNet-sized models), K = 64 codes of 16 on a 7x7 grid, EMA codebook.
+# ImageNet-sized models), K = 64 codes of 16 on a 7x7 grid, EMA codebook, and
+# the gated PixelCNN: the plain one's blind spot cost the samples a class
+# (shirts at 2.2% on Fashion-MNIST, 4.9% in the reconstructions).
 _MODEL = {"num_codes": 64, "code_dim": 16, "encoder_filters": [32, 64], "decoder_filters": [64, 32],
-          "codebook": "ema", "prior_filters": 64, "prior_layers": 5}
+          "codebook": "ema", "pixelcnn": "gated", "prior_filters": 64, "prior_layers": 5}
 _TRAIN = {"batch_size": 128, "optimizer": "adam", "learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "seed": 0}
 
 PRESETS = checks.mnist_presets(
-    "vq-vae", "van den Oord et al. (2017) VQ-VAE (64 codes on a 7x7 grid, PixelCNN prior)",
+    "vq-vae", "van den Oord et al. (2017) VQ-VAE (64 codes on a 7x7 grid, gated PixelCNN prior)",
     _MODEL, {**_TRAIN, "epochs": 10}, loss="vq",
 )
