@@ -130,17 +130,17 @@ MODELS = [MODEL, LABELLED_MODEL]
 
 # Reconstruction at Adam 1e-3, the latent discriminator at DCGAN's 2e-4 (beta_1
 # 0.5 for all); the paper trains with SGD and momentum. The unlabelled AAE's
-# encoder, as the adversarial pair's generator, steps at the reconstruction's
-# 1e-3: at 2e-4 the reconstruction steps pulled the codes away five times
-# faster than the adversarial ones pulled them back, the discriminator won
-# outright from epoch 6 (0.99 against 0.01) and prior draws decoded to blobs
-# (FD 132 on Fashion-MNIST). At 1e-3 it stays at 0.50/0.50 throughout: FD 33.3,
-# but the adversarial steps then cost the codes detail: its 8-D codes reconstruct
-# sandals and shirts as other garments, and its samples had them at 1.3%. The
-# preset's 64-D code with the generator at 5e-4 and 12 epochs reconstructs at
-# MSE 0.0086 (0.027) and samples at FD 19.3 with every class at 4.2% or more
-# (plugins/zoo-hybrids/README.md); training longer lets the discriminator creep ahead
-# (16-D: FD 23.6 after 20 epochs, 34.3 after 40).
+# encoder, as the adversarial pair's generator, steps at 5e-4, and its code has
+# 64 dimensions (the hybrids' README has the sweep). With the generator at 2e-4
+# the reconstruction steps pulled the codes away five times faster than the
+# adversarial ones pulled them back: the discriminator won outright from epoch
+# 6 (0.99 against 0.01) and prior draws decoded to blobs (FD 132 on
+# Fashion-MNIST). At 1e-3 it stays at 0.50/0.50 (FD 33.3), but the adversarial
+# steps cost the 8-D codes their detail: they reconstructed sandals and shirts
+# as other garments, and the samples had them at 1.3%. 64-D at 5e-4 for 12
+# epochs reconstructs at MSE 0.0086 (8-D at 1e-3: 0.027) and samples at FD 19.3
+# with every class at 4.2% or more; longer runs let the discriminator creep
+# ahead (16-D: FD 23.6 after 20 epochs, 34.3 after 40).
 # The labelled AAE trains well at 2e-4 (its discriminator also sees the class).
 _MODEL = {"latent_dim": 8, "encoder_filters": [32, 64], "decoder_filters": [64, 32], "encoder_units": 256,
           "discriminator_units": [512, 512], "discriminator_learning_rate": 2e-4, "generator_learning_rate": 2e-4}
