@@ -529,8 +529,9 @@ if __name__ == "__main__":
     for p in PRETRAINED:
         model = zoo_core.load_model(p, pretrained=True)
         outputs[p] = fixed_outputs(model)
-        if prior_outputs(model) is not None:
-            outputs[f"{p}:prior"] = prior_outputs(model)
+        prior = prior_outputs(model)
+        if prior is not None:
+            outputs[f"{p}:prior"] = prior
     np.savez_compressed(REFERENCE, **outputs)
     print(f"Wrote {REFERENCE}: {', '.join(outputs)}")
 
