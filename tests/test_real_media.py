@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from zoo_core.files import TMP_MARK
+from zoo_core.runfolder import is_run_folder
 from zoo_core.training.checkpoints import read_checkpoint
 
 from test_run_folders import one_line_error, train
@@ -76,3 +77,36 @@ def test_read_only_medium(cli, trained, tmp_path, monkeypatch):  # noqa: F811
         one_line_error(cli("new-plugin", "fresh", "--dir", disk), "read-only")
         one_line_error(cli("build", "vae", "--set", "filters=[4,8]", "--out", disk / "m.keras"), "read-only")
         assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def _pages(nbytes):
+    return -(-nbytes // 4096)
+
+
+def test_disk_full_copying_the_first_checkpoint_to_model_keras_keeps_the_run(cli, tiny_npz, tmp_path):
+    """The first checkpoint is complete, then the disk fills while it is copied to
+    model.keras: the run is in its place with that checkpoint, which resumes.
+    (Trains twice: once to measure the files, once on a disk sized from them.)"""
+    probe = tmp_path / "probe"
+    assert train(cli, tiny_npz, probe).exit_code == 0
+    checkpoint = (probe / read_checkpoint(probe).file).stat().st_size
+    model_file = (probe / "model.keras").stat().st_size
+    rest = sum(_pages(p.stat().st_size) for p in probe.rglob("*") if p.is_file() and p.name != "model.keras")
+    # Room for everything but model.keras, and less than its copy needs (the saved
+    # sizes vary by a few bytes between runs: keep a page either side).
+    size = 4096 * (rest + _pages(max(checkpoint, model_file)) // 2)
+    assert _pages(model_file) >= 4, "the tiny model is too small to tell the two writes apart"
+    with tmpfs(tmp_path / "small", str(size)) as disk:
+        result = train(cli, tiny_npz, disk / "run")
+        one_line_error(result, "copying it to model.keras failed", "No space left on device", "is intact",
+                       f"resume with: zoo train --resume {disk / 'run'}")
+        assert ".zoo-new-" not in result.output
+        state = read_checkpoint(disk / "run")
+        assert state.epoch == 1 and (disk / "run" / state.file).is_file()
+        assert is_run_folder(disk / "run")
+        assert leftovers(disk) == [] and sorted(p.name for p in disk.iterdir()) == ["run"]
+        shutil.copytree(disk / "run", tmp_path / "moved")
+    # What the message calls intact resumes, once there is room.
+    result = cli("train", "--resume", tmp_path / "moved", "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    assert read_checkpoint(tmp_path / "moved").epoch == 2 and (tmp_path / "moved" / "model.keras").is_file()

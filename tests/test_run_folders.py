@@ -17,7 +17,7 @@ import zipfile
 import pytest
 
 from zoo_core.locks import LOCK_FILE, RunLock, read_holder
-from zoo_core.runfolder import NEW_MARK, OLD_MARK, is_run_folder, remove_leftovers
+from zoo_core.runfolder import NEW_MARK, OLD_MARK, RUN_MARK, is_run_folder, remove_leftovers
 from zoo_core.training.checkpoints import read_checkpoint
 
 TINY = ["--epochs", 1, "--batch-size", 8, "--set", "filters=[4,8]", "--set", "dense_units=8",
@@ -70,6 +70,49 @@ def test_overwrite_refuses_a_folder_with_only_a_config(cli, tiny_npz, tmp_path):
     result = train(cli, tiny_npz, half, "--overwrite")
     one_line_error(result, "not one")
     assert (half / "config.toml").read_text() == "[model]\n"
+
+
+@pytest.mark.one_backend
+def test_overwrite_refuses_a_folder_with_a_config_and_a_model_file(cli, tiny_npz, tmp_path):
+    """File names prove nothing: a user's config.toml beside any file named model.keras."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.toml").write_text("[zoo]\nversion = '0.1.0'\n")
+    (mine / "model.keras").write_text("my notes, not a model")
+    (mine / "checkpoint.json").write_text("{}")
+    (mine / "data.csv").write_text("1,2,3")
+    before = snapshot(mine)
+    one_line_error(train(cli, tiny_npz, mine, "--overwrite"), "--overwrite replaces only a zoo run folder",
+                   RUN_MARK, "nothing was changed")
+    assert snapshot(mine) == before
+
+
+@pytest.mark.one_backend
+def test_overwrite_refuses_a_mark_that_does_not_match_the_config(cli, tiny_npz, run, tmp_path):
+    """A run's mark copied (or a run's files copied) into a folder with another config is not a run."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / RUN_MARK).write_bytes((run / RUN_MARK).read_bytes())
+    (mine / "config.toml").write_text("[zoo]\nrun_id = 'not-the-same'\n")
+    (mine / "model.keras").write_bytes((run / "model.keras").read_bytes())
+    before = snapshot(mine)
+    one_line_error(train(cli, tiny_npz, mine, "--overwrite"), "not one")
+    assert snapshot(mine) == before
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / RUN_MARK).symlink_to(run / RUN_MARK)
+    (linked / "config.toml").symlink_to(run / "config.toml")
+    assert not is_run_folder(linked)  # links into a run are not a run of this folder's own
+
+
+def test_a_run_is_marked_and_its_mark_matches_its_config(run):
+    import tomllib
+
+    run_id = json.loads((run / RUN_MARK).read_text())["run_id"]
+    assert tomllib.loads((run / "config.toml").read_text())["zoo"]["run_id"] == run_id
+    assert is_run_folder(run)
+    (run / RUN_MARK).unlink()  # as a run made before zoo marked its runs: never replaced
+    assert not is_run_folder(run)
 
 
 @pytest.mark.parametrize("out", [".", "..", "{cwd}"])

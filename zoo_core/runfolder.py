@@ -6,18 +6,24 @@ the place is untouched: an old run that ``--overwrite`` is to replace is
 still whole if the new run fails, is killed or is interrupted before its
 first checkpoint (the sibling is removed then, or by the next run).
 
-``--overwrite`` replaces only a folder zoo recognises as a run folder
-(``config.toml`` and ``checkpoint.json`` or ``model.keras``), never the
-current folder or one that holds it, and never a folder another process is
-writing (see :mod:`zoo_core.locks`).
+``--overwrite`` replaces only a folder zoo marked as its run when it made
+it: a ``.zoo-run`` file whose run id matches the one in the folder's
+``config.toml``. File names prove nothing (a user's folder may hold a
+``config.toml`` and a ``model.keras`` of its own); the mark is only ever
+written by zoo, and its id ties it to that folder's config. Never the current
+folder or one that holds it, and never a folder another process is writing
+(see :mod:`zoo_core.locks`).
 
 Nothing here imports Keras.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import tomllib
+import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -26,16 +32,51 @@ from .files import WriteError, check_can_create, write_error
 from .locks import LOCK_FILE, RunLock, describe, in_use_error, process_alive, read_holder
 
 CONFIG_FILE = "config.toml"
-#: A folder is a zoo run folder when it has CONFIG_FILE and one of these.
-PROGRESS_FILES = ("checkpoint.json", "model.keras")
+#: What zoo writes into every run folder it creates: ``{"run_id": ...}``,
+#: the same id as ``[zoo] run_id`` in CONFIG_FILE.
+RUN_MARK = ".zoo-run"
 NEW_MARK = ".zoo-new-"
 OLD_MARK = ".zoo-old-"
+#: Neither file of a real mark is larger; a bigger one is not read.
+_MARK_MAX_BYTES = 1 << 16
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def write_run_mark(folder: os.PathLike | str, run_id: str) -> None:
+    """Mark ``folder`` as a run zoo made (see :func:`is_run_folder`)."""
+    from .files import write_text
+
+    write_text(Path(folder) / RUN_MARK, json.dumps({"run_id": run_id}) + "\n")
+
+
+def run_id_of(path: os.PathLike | str) -> str | None:
+    """The run id of ``path`` when it is a run folder zoo made, else None.
+
+    Both the mark and ``config.toml`` must be plain files (not links) that
+    name the same id: a copied mark in a folder of other files names no
+    config's id, and a config alone proves nothing.
+    """
+    path = Path(path)
+    mark, config = path / RUN_MARK, path / CONFIG_FILE
+    try:
+        for file in (mark, config):
+            if file.is_symlink() or not file.is_file() or file.stat().st_size > _MARK_MAX_BYTES:
+                return None
+        marked = json.loads(mark.read_text()).get("run_id")
+        recorded = tomllib.loads(config.read_text()).get("zoo", {}).get("run_id")
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    if isinstance(marked, str) and len(marked) == 32 and marked == recorded:
+        return marked
+    return None
 
 
 def is_run_folder(path: os.PathLike | str) -> bool:
-    """Whether ``path`` is a folder that ``zoo train`` wrote."""
-    path = Path(path)
-    return (path / CONFIG_FILE).is_file() and any((path / name).is_file() for name in PROGRESS_FILES)
+    """Whether ``path`` is a run folder that ``zoo train`` made (its mark matches its config)."""
+    return run_id_of(path) is not None
 
 
 def _holds_cwd(path: Path) -> bool:
@@ -80,9 +121,10 @@ def check_out(path: os.PathLike | str, overwrite: bool = False) -> None:
                 )
             if not is_run_folder(path):
                 raise ZooError(
-                    f"--overwrite replaces only a zoo run folder ({CONFIG_FILE} with "
-                    f"{' or '.join(PROGRESS_FILES)}), and {path} is not one; nothing was changed: "
-                    f"choose another --out (or move its files away yourself)"
+                    f"--overwrite replaces only a zoo run folder (one zoo train made and marked with "
+                    f"{RUN_MARK}, matching its {CONFIG_FILE}), and {path} is not one; nothing was changed: "
+                    f"choose another --out (or move its files away yourself; runs made before zoo marked "
+                    f"them are never replaced either)"
                 )
     check_can_create(path, "the run folder")
 
@@ -114,6 +156,7 @@ class StagedRunFolder:
         self.final = Path(final)
         self.overwrite = overwrite
         self.staging = self.final.parent / f".{self.final.name}{NEW_MARK}{os.getpid()}"
+        self.run_id = new_run_id()
         self.placed = False
         self.kept = False  # placing failed: the new run stays in the sibling, named in the error
         self._lock: Optional[RunLock] = None
@@ -132,11 +175,13 @@ class StagedRunFolder:
                 self._old_lock = RunLock(self.final).acquire()
             self.staging.mkdir(parents=True)
             self._lock = RunLock(self.staging).acquire()
+            write_run_mark(self.staging, self.run_id)
         except OSError as exc:
             self.close()
             raise write_error(self.final, exc, "the run folder") from None
-        except ZooError:
+        except ZooError as exc:
             self.close()
+            exc.args = (self.user_text(str(exc)),)
             raise
         return self.staging
 
@@ -201,6 +246,11 @@ class StagedRunFolder:
     def final_text(self, text: str) -> str:
         """A message naming the sibling folder, naming the final one instead (once placed)."""
         return text.replace(str(self.staging), str(self.final)) if self.placed else text
+
+    def user_text(self, text: str) -> str:
+        """A message for the user: the run folder they gave instead of the hidden sibling,
+        unless the new run was kept there (then the message says so and names it)."""
+        return text if self.kept else text.replace(str(self.staging), str(self.final))
 
 
 def remove_leftovers(final: os.PathLike | str) -> None:

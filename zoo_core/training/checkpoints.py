@@ -145,7 +145,6 @@ def save_checkpoint(run_dir: Path, model, state: CheckpointState, keep: Optional
         os.replace(tmp, final)
         state.file = f"{FOLDER}/{name}"
         _write_json(asdict(state), run_dir / STATE_FILE)
-        _copy(final, run_dir / MODEL_FILE)
     except OSError as exc:
         previous = read_checkpoint(run_dir, missing_ok=True)
         reason = exc.strerror or str(exc)
@@ -165,9 +164,20 @@ def save_checkpoint(run_dir: Path, model, state: CheckpointState, keep: Optional
     for other in folder.glob("*.keras"):
         if other.name not in (name, keep):
             other.unlink(missing_ok=True)
+    # The checkpoint is complete from here on: a new run folder takes its place
+    # now, before anything else can fail, so that what a message below calls
+    # intact is where it says.
     action = _after_save.pop(run_dir, None)
     if action is not None:
         action()
+    try:
+        _copy(final, run_dir / MODEL_FILE)
+    except OSError as exc:
+        raise CheckpointWriteError(
+            f"the checkpoint ({state.description}) was written, but copying it to {MODEL_FILE} failed: "
+            f"{exc.strerror or exc}; the checkpoint is intact. Free some space (or fix the folder's "
+            f"permissions) and resume with: {resume_hint(run_dir)}"
+        ) from None
     return final
 
 

@@ -235,10 +235,12 @@ def _batch_words(model, first: int, step: int, steps_per_epoch: int) -> str:
 
 
 def _write_config(resolved: ResolvedRun, run_dir: Path, backend: str, data: Dataset, keras_version: str,
-                  previous: Optional[dict] = None) -> None:
+                  previous: Optional[dict] = None, run_id: Optional[str] = None) -> None:
     doc = resolved.config.to_dict()
     doc["zoo"] = dict(previous.get("zoo", {})) if previous else {}
     doc["zoo"].update({"version": __version__, "backend": backend, "keras": keras_version})
+    if run_id:
+        doc["zoo"]["run_id"] = run_id  # matches the folder's mark (zoo_core.runfolder.RUN_MARK)
     doc["zoo"].setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
     doc["zoo"]["plugins"] = {k: v for k, v in resolved.providers.items()}
     doc["data"] = {
@@ -300,7 +302,7 @@ def _train_run(resolved: ResolvedRun, run_dir: Path, *, backend: str, overwrite:
         staging = folder.staging
         after_next_save(staging, folder.place)
         try:
-            _write_config(resolved, staging, backend, data, keras.__version__)
+            _write_config(resolved, staging, backend, data, keras.__version__, run_id=folder.run_id)
             _announce(resolved, data, folder.final, backend, echo)
             _checkpoint_every_notice(model, train, echo)
             result = _fit_epochs(model, data, resolved, staging, CheckpointState(epoch=0), start, echo, verbose,
@@ -308,8 +310,11 @@ def _train_run(resolved: ResolvedRun, run_dir: Path, *, backend: str, overwrite:
         except ZooError as exc:
             if folder.placed:
                 exc.args = (folder.final_text(str(_with_checkpoint_note(exc, staging))),)
-            elif not folder.kept and folder.final.is_dir() and any(folder.final.iterdir()):
-                exc.args = (f"{exc} ({folder.final} was not changed)",)
+            elif not folder.kept:
+                # The hidden sibling goes at close(): name the folder the user gave.
+                exc.args = (folder.user_text(str(exc)),)
+                if folder.final.is_dir() and any(folder.final.iterdir()):
+                    exc.args = (f"{exc} ({folder.final} was not changed)",)
             raise
         finally:
             after_next_save(staging, None)
