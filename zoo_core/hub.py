@@ -15,25 +15,25 @@ Everything downloaded or unpacked goes under zoo's cache
 (``$ZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``):
 ``downloads/`` keeps each URL's file, ``models/SHA256/`` each archive
 unpacked. Both are written to a temporary name and renamed into place, and a
-file that fails its checksum is deleted, never kept.
+file that fails its checksum is deleted, never kept. Messages about a cached
+copy name what the user gave (the URL, the archive), not the cache folder.
 
 No Keras here: ``zoo info`` reads an archive's metadata with this module.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 import tomllib
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from .download import CHUNK, ZIP_ERRORS, sha256_file
 from .errors import ZooError
 
 FORMAT = "zoo-model"
@@ -51,10 +51,12 @@ MAX_UNPACKED_BYTES = 2 << 30
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: An exported model's name: it names the files zoo writes for it in the current folder.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}$")
-#: What reading a damaged or unusual zip member can raise.
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError)
 URL_SCHEMES = ("http", "https")
-CHUNK = 1 << 20
+#: What ``fetch`` reads, as a refusal of any other scheme says.
+SUPPORTED = ("http(s)://HOST/PATH, hf://OWNER/NAME, package://MODULE/PATH, file:///PATH "
+             "or a path on this machine")
+#: Folders in zoo's cache -> what the user gave for them (a URL, an archive's path), for messages.
+_GIVEN: dict[str, str] = {}
 
 
 def cache_dir() -> Path:
@@ -65,12 +67,16 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "zoo"
 
 
-def sha256_file(path: os.PathLike | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def given_name(folder: os.PathLike | str) -> str:
+    """What the user gave for ``folder``: the URL or archive it was unpacked
+    from when it is in zoo's cache, else the folder itself."""
+    return _GIVEN.get(os.path.abspath(folder), str(folder))
+
+
+def _file_in(folder: Path, name: str) -> str:
+    """A file of ``folder`` as messages name it: ``NAME in ARCHIVE`` for a cached unpacking."""
+    where = given_name(folder)
+    return str(folder / name) if where == str(folder) else f"{name} in {where}"
 
 
 def check_sha256(value, where: str) -> Optional[str]:
@@ -114,9 +120,9 @@ def parse_metadata(text: bytes | str, where: str) -> dict:
 
 def read_metadata(folder: Path) -> dict:
     try:
-        return parse_metadata((folder / METADATA_FILE).read_bytes(), str(folder))
+        return parse_metadata((folder / METADATA_FILE).read_bytes(), given_name(folder))
     except OSError as exc:
-        raise ZooError(f"cannot read {folder / METADATA_FILE}: {exc.strerror or exc}") from None
+        raise ZooError(f"cannot read {_file_in(folder, METADATA_FILE)}: {exc.strerror or exc}") from None
 
 
 def verify_folder(folder: Path) -> dict:
@@ -124,27 +130,28 @@ def verify_folder(folder: Path) -> dict:
     lists; returns the metadata. A missing, extra-required or changed file is
     an error naming it."""
     doc = read_metadata(folder)
+    where = given_name(folder)
     files = doc["files"]
     for name in REQUIRED_FILES[1:]:
         if name not in files:
-            raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists no checksum for {name}")
+            raise ZooError(f"{where} is damaged: its {METADATA_FILE} lists no checksum for {name}")
     for name in KNOWN_FILES:
         if name != METADATA_FILE and name not in files and (folder / name).exists():
-            raise ZooError(f"{folder / name} is not listed in {METADATA_FILE}: it was added after the export; "
-                           f"remove it or export the model again")
+            raise ZooError(f"{_file_in(folder, name)} is not listed in {METADATA_FILE}: it was added after the "
+                           f"export; remove it or export the model again")
     for name, expected in files.items():
         if name not in KNOWN_FILES or name == METADATA_FILE:
-            raise ZooError(f"{folder} is damaged: its {METADATA_FILE} lists an unexpected file {name!r}")
+            raise ZooError(f"{where} is damaged: its {METADATA_FILE} lists an unexpected file {name!r}")
         path = folder / name
         if not path.is_file():
-            raise ZooError(f"{folder} is incomplete: {name} is missing")
+            raise ZooError(f"{where} is incomplete: {name} is missing")
         try:
             digest = sha256_file(path)
         except OSError as exc:
-            raise ZooError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise ZooError(f"cannot read {_file_in(folder, name)}: {exc.strerror or exc}") from None
         if digest != expected:
-            raise ZooError(f"{path} does not match the checksum in {METADATA_FILE}: the file was changed "
-                           f"or damaged; export or download the model again")
+            raise ZooError(f"{_file_in(folder, name)} does not match the checksum in {METADATA_FILE}: the file "
+                           f"was changed or damaged; export or download the model again")
     return doc
 
 
@@ -152,7 +159,7 @@ def config_of(folder: Path) -> dict:
     try:
         return tomllib.loads((folder / CONFIG_FILE).read_text())
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ZooError(f"{folder / CONFIG_FILE} is damaged: {exc}") from None
+        raise ZooError(f"{_file_in(folder, CONFIG_FILE)} is damaged: {exc}") from None
 
 
 # === Archives ===
@@ -186,47 +193,90 @@ def _members(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+def _open_zip(path: Path, where: Optional[str] = None) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ZooError(f"{path} is not a zoo model archive (not a readable .zip: {exc})") from None
+        raise ZooError(f"{where or path} is not a zoo model archive (not a readable .zip: {exc})") from None
 
 
-def archive_metadata(path: os.PathLike | str) -> dict:
-    """An archive's ``metadata.json``, read without unpacking (for ``zoo info``)."""
-    path = Path(path)
-    with _open_zip(path) as archive:
-        infos = _members(archive, str(path))
-        meta = next(i for i in infos if i.filename.split("/")[-1] == METADATA_FILE)
+def _archive_member(path: Path, name: str, where: str) -> bytes:
+    with _open_zip(path, where) as archive:
+        infos = _members(archive, where)
+        member = next(i for i in infos if i.filename.split("/")[-1] == name)
         try:
-            data = archive.read(meta)
+            return archive.read(member)
         except ZIP_ERRORS as exc:
-            raise ZooError(f"{path} is a damaged archive: {type(exc).__name__}: {exc}") from None
-        return parse_metadata(data, str(path))
+            raise ZooError(f"{where} is a damaged archive: {type(exc).__name__}: {exc}") from None
 
 
-def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
+def archive_metadata(path: os.PathLike | str, label: Optional[str] = None) -> dict:
+    """An archive's ``metadata.json``, read without unpacking (for ``zoo info``);
+    ``label`` names the archive in messages (what the user gave)."""
+    where = label or str(path)
+    return parse_metadata(_archive_member(Path(path), METADATA_FILE, where), where)
+
+
+def samples_used(metrics: dict) -> Optional[int]:
+    """The images an ``eval.json``'s metrics compared: its sample metrics'
+    generated count, else its reconstructions' (``--num`` is only an upper
+    bound: a test split of 500 images caps it at 500); None when not recorded."""
+    for group, key in (("fd", "generated"), ("kid", "generated"), ("coverage", "generated"),
+                       ("reconstruction", "images")):
+        value = metrics.get(group, {}).get(key) if isinstance(metrics.get(group), dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def archive_eval(path: os.PathLike | str, label: Optional[str] = None) -> Optional[dict]:
+    """The eval summary an archive's metadata carries, with the sample count its
+    ``eval.json`` records (archives exported before zoo read that count give
+    ``--num`` there)."""
+    summary = archive_metadata(path, label).get("eval")
+    if not isinstance(summary, dict):
+        return summary
+    try:
+        used = samples_used(json.loads(_archive_member(Path(path), "eval.json", label or str(path)))["metrics"])
+    except (StopIteration, ZooError, ValueError, KeyError, TypeError, AttributeError):
+        return summary  # no eval.json, or not one zoo wrote: the metadata's word
+    return {**summary, "samples": used} if used else summary
+
+
+def archive_config(path: os.PathLike | str, label: Optional[str] = None) -> dict:
+    """An archive's ``config.toml``, read without unpacking."""
+    where = label or str(path)
+    try:
+        return tomllib.loads(_archive_member(Path(path), CONFIG_FILE, where).decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{CONFIG_FILE} in {where} is damaged: {exc}") from None
+
+
+def unpack(path: Path, expected_sha256: Optional[str] = None, label: Optional[str] = None) -> Path:
     """Unpack a model archive into the cache (once per archive content) and
-    return the folder, verified file by file."""
+    return the folder, verified file by file. ``label`` names the archive in
+    messages when ``path`` is a copy in zoo's cache (the URL it came from)."""
+    where = label or str(path)
     try:
         digest = sha256_file(path)
     except OSError as exc:
-        raise ZooError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ZooError(f"cannot read {where}: {exc.strerror or exc}") from None
     if expected_sha256 and digest != expected_sha256:
-        raise ZooError(f"{path} has sha256 {digest}, not the expected {expected_sha256}: the file was "
+        raise ZooError(f"{where} has sha256 {digest}, not the expected {expected_sha256}: the file was "
                        f"changed or damaged; refusing it")
     target = cache_dir() / "models" / digest
+    _GIVEN[os.path.abspath(target)] = where
     if _cached_copy_is_good(target, path):
         return target
     from .files import WriteError, reason
 
     staging = target.with_name(f".{digest}.zoo-new-{os.getpid()}")
+    _GIVEN[os.path.abspath(staging)] = where
     try:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        with _open_zip(path) as archive:
-            for info in _members(archive, str(path)):
+        with _open_zip(path, where) as archive:
+            for info in _members(archive, where):
                 name = info.filename.split("/")[-1]
                 with archive.open(info) as src, open(staging / name, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
@@ -244,13 +294,14 @@ def unpack(path: Path, expected_sha256: Optional[str] = None) -> Path:
             if _cached_copy_is_good(target, path):  # another process unpacked it meanwhile
                 return target
             raise
-    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError) as exc:
-        raise ZooError(f"{path} is a damaged archive: {type(exc).__name__}: {exc}") from None
+    except tuple(e for e in ZIP_ERRORS if e is not OSError) as exc:
+        raise ZooError(f"{where} is a damaged archive: {type(exc).__name__}: {exc}") from None
     except OSError as exc:
-        raise WriteError(f"cannot unpack {path} into {target.parent}: {reason(exc, target.parent)}; "
+        raise WriteError(f"cannot unpack {where} into {target.parent}: {reason(exc, target.parent)}; "
                          f"set ZOO_CACHE_DIR to a folder you can write to") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _GIVEN.pop(os.path.abspath(staging), None)
     return target
 
 
@@ -285,7 +336,26 @@ def split_checksum(uri: str) -> tuple[str, Optional[str]]:
 
 
 def is_remote(text: str) -> bool:
-    return urlsplit(str(text)).scheme in (*URL_SCHEMES, "hf", "package")
+    """``text`` is a URI for :func:`fetch` (which refuses the schemes it does
+    not read), not a plain path; ``C:\\...`` is a path."""
+    text = str(text)
+    return (urlsplit(text).scheme in (*URL_SCHEMES, "hf", "package")
+            or re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text) is not None)
+
+
+def file_url_path(uri: str) -> Path:
+    """The local path a ``file:///PATH`` URL names (``file://localhost/PATH`` too)."""
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/") or parts.query:
+        raise ZooError(f"{uri}: a file URL names a file on this machine, file:///ABSOLUTE/PATH; "
+                       f"or give the path itself")
+    return Path(unquote(parts.path))
+
+
+def _refuse_scheme(uri: str) -> None:
+    scheme = urlsplit(uri).scheme
+    if is_remote(uri) and scheme not in (*URL_SCHEMES, "hf", "package", "file"):
+        raise ZooError(f"{uri}: zoo cannot fetch {scheme}:// URLs; give {SUPPORTED}")
 
 
 def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[[str], None] = print) -> Path:
@@ -297,9 +367,10 @@ def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[
     expected = check_sha256(sha256, uri) or fragment_sha
     if sha256 and fragment_sha and fragment_sha != expected:
         raise ZooError(f"{uri}: the URL's #sha256 and the preset's sha256 differ")
+    _refuse_scheme(uri)
     scheme = urlsplit(uri).scheme
     if scheme in URL_SCHEMES:
-        path = download(uri, expected, echo)
+        return _fetch_url(uri, expected, echo)
     elif scheme == "hf":
         if expected:
             raise ZooError(f"{uri}: a Hub repository is a folder, not one archive, so a sha256 cannot pin it; "
@@ -309,15 +380,31 @@ def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[
     elif scheme == "package":
         path = package_file(uri, registry)
     else:
-        path = Path(uri).expanduser()
+        path = file_url_path(uri) if scheme == "file" else Path(uri).expanduser()
         if not path.exists():
-            raise ZooError(f"{path} does not exist; give a run folder, an exported model (folder or .zip), "
-                           f"a .keras file, a URL or a preset name with --pretrained")
+            raise ZooError(f"{uri if scheme else path} does not exist; give a run folder, an exported model "
+                           f"(folder or .zip), a .keras file, a URL or a preset name with --pretrained")
     if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
-        return unpack(path, expected)
+        return unpack(path, expected, uri if scheme == "package" else None)
     if expected:
         raise ZooError(f"{uri}: a sha256 can only be checked for a .zip archive, and {path} is not one")
     return path
+
+
+def _fetch_url(url: str, expected: Optional[str], echo: Callable[[str], None]) -> Path:
+    """Download and unpack ``url``. A download whose archive turns out damaged
+    is deleted from the cache, so the next try fetches it again."""
+    from .download import discard, download
+    from .files import WriteError
+
+    path = download(url, expected, cache_dir(), echo)
+    try:
+        return unpack(path, expected, url)
+    except WriteError:
+        raise  # the cache cannot be written: the download itself is fine
+    except ZooError as exc:
+        discard(path, url)
+        raise ZooError(f"{exc} (the download was not kept)") from None
 
 
 def package_file(uri: str, registry=None) -> Path:
@@ -343,85 +430,6 @@ def package_file(uri: str, registry=None) -> Path:
     return path
 
 
-def download(url: str, expected_sha256: Optional[str], echo: Callable[[str], None] = print) -> Path:
-    """Download ``url`` once into the cache (progress on stderr), verified
-    against ``expected_sha256`` when given; a cached copy that matches is reused."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    name = Path(urlsplit(url).path).name
-    if not re.match(r"^[\w+-][\w.+-]*$", name) or name in (".", ".."):
-        name = "download.zip"
-    folder = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:32]
-    target = folder / name
-    if target.is_file() and (sha256_file(target) == expected_sha256 if expected_sha256
-                             else zipfile.is_zipfile(target)):
-        return target
-    from .files import WriteError, reason
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"cannot create zoo's cache {folder}: {reason(exc, folder)}; "
-                         f"set ZOO_CACHE_DIR to a folder you can write to") from None
-    partial = folder / f".{name}.zoo-part-{os.getpid()}"
-    digest = hashlib.sha256()
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "zoo"})
-        with urllib.request.urlopen(request, timeout=30) as response, open(partial, "wb") as out:
-            try:
-                length = int(response.headers.get("Content-Length") or 0) or None
-            except ValueError:
-                length = None  # a malformed header: the size is unknown
-            import click
-
-            received = 0
-            with click.progressbar(length=length or 0, label=f"Downloading {name}", file=_stderr(),
-                                   show_eta=False, show_percent=bool(length)) as bar:
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    out.write(block)
-                    digest.update(block)
-                    received += len(block)
-                    if received > MAX_UNPACKED_BYTES:
-                        raise ZooError(f"{url} is over {MAX_UNPACKED_BYTES >> 30} GiB; zoo refuses it")
-                    if length:
-                        bar.update(len(block))
-        if length and received != length:
-            raise ZooError(f"cannot download {url}: the connection closed after {received:,} of {length:,} "
-                           f"bytes; nothing was kept, try again")
-        got = digest.hexdigest()
-        if expected_sha256 and got != expected_sha256:
-            raise ZooError(f"{url} downloaded with sha256 {got}, not the expected {expected_sha256}: the file "
-                           f"was changed or damaged on the way; it was not kept")
-        os.replace(partial, target)
-    except urllib.error.HTTPError as exc:
-        raise ZooError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-        why = getattr(exc, "reason", exc)
-        raise ZooError(f"cannot download {url}: {why}; check the network, or download the file yourself "
-                       f"and give its path") from None
-    except OSError as exc:
-        raise WriteError(f"cannot write the download to {folder}: {reason(exc, folder)}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-        if not target.exists():
-            try:
-                folder.rmdir()  # nothing was kept: leave no empty folder either
-            except OSError:
-                pass
-    if not expected_sha256:
-        echo(f"Notice: no sha256 was given for {url}, so it was not verified; pin it with "
-             f"{url}#sha256={got}")
-    return target
-
-
-def _stderr():
-    import sys
-
-    return sys.stderr
-
-
 def hf_snapshot(uri: str, echo: Callable[[str], None] = print) -> Path:
     """``hf://owner/name[@revision]``: the exported folder in a Hugging Face
     Hub model repository, through ``huggingface_hub`` (an optional extra)."""
@@ -440,6 +448,7 @@ def hf_snapshot(uri: str, echo: Callable[[str], None] = print) -> Path:
     except Exception as exc:  # the library's errors have no common base short of Exception
         raise ZooError(f"cannot fetch {uri} from the Hugging Face Hub: {type(exc).__name__}: "
                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    _GIVEN[os.path.abspath(folder)] = uri
     return Path(folder)
 
 
@@ -474,7 +483,51 @@ def preset_source(registry, name: str, echo: Callable[[str], None] = print) -> P
         with_weights = [e.name for e in registry.entries("preset") if preset_weights(e.spec)]
         raise ZooError(f"preset '{name}' has no published weights; train it with 'zoo train {name}'"
                        + (f", or use one that has: {', '.join(with_weights)}" if with_weights else ""))
-    return fetch(weights["uri"], weights.get("sha256"), registry, echo)
+    source = fetch(weights["uri"], weights.get("sha256"), registry, echo)
+    if not (source.is_dir() and (source / CONFIG_FILE).is_file()):
+        raise ZooError(f"preset '{name}' ({entry.spec.origin}): its weights {weights['uri']} are not an exported "
+                       f"model (zoo export makes one), so zoo cannot check that they hold its '{entry.spec.model}' "
+                       f"model; point the preset at an exported .zip or folder")
+    mismatch = recipe_mismatch(entry.spec, config_of(source))
+    if mismatch:
+        raise ZooError(_mismatch_message(entry.spec, weights["uri"], mismatch))
+    return source
+
+
+def _plain(value):
+    """TOML lists and Python tuples compare alike."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def recipe_mismatch(preset, config: dict) -> Optional[str]:
+    """How the config that trained some weights differs from ``preset``'s
+    recipe (its model, data set, loss and every option it sets), or None."""
+    def table(key: str) -> dict:
+        value = config.get(key) if isinstance(config, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    theirs = table("model").get("name")
+    if theirs != preset.model:
+        return f"a '{theirs}' model, not the preset's '{preset.model}'"
+    data = str(config.get("dataset") or "").split(":")[0]
+    if data != preset.dataset.split(":")[0]:
+        return f"a model trained on '{data}', not on the preset's '{preset.dataset.split(':')[0]}'"
+    if preset.loss and table("loss").get("name") != preset.loss:
+        return f"a model trained with the '{table('loss').get('name')}' loss, not the preset's '{preset.loss}'"
+    for name, ours in (("model", preset.model_config), ("loss", preset.loss_config), ("train", preset.train)):
+        for key, value in ours.items():
+            if _plain(table(name).get(key)) != _plain(value):
+                return f"{name}.{key} = {table(name).get(key)!r}, not the preset's {value!r}"
+    return None
+
+
+def _mismatch_message(preset, uri: str, mismatch: str) -> str:
+    return (f"preset '{preset.name}' ({preset.origin}) does not match its weights {uri}: they hold {mismatch}; "
+            f"refusing them: point the preset's weights at an export of this recipe")
 
 
 def describe_weights(registry, preset) -> Optional[dict]:
@@ -488,20 +541,33 @@ def describe_weights(registry, preset) -> Optional[dict]:
            "available": False, "problem": None}
     try:
         uri = weights["uri"]
+        _refuse_scheme(uri)
         path = None
         scheme = urlsplit(uri).scheme
         if scheme == "package":
             path = package_file(uri, registry)
         elif scheme in URL_SCHEMES:
-            candidate = cache_dir() / "downloads" / hashlib.sha256(uri.encode()).hexdigest()[:32]
-            path = next(iter(sorted(candidate.glob("[!.]*"))), None) if candidate.is_dir() else None
-            if path is not None and out["sha256"] and sha256_file(path) != out["sha256"]:
-                path = None  # an older download: not what the preset names
-        elif scheme != "hf" and Path(uri).expanduser().is_file():
-            path = Path(uri).expanduser()
+            from .download import cached_file, reusable
+
+            path = cached_file(cache_dir(), uri)
+            if path is not None and not reusable(path, out["sha256"]):
+                path = None  # an older or damaged download: fetched again on first use
+        elif scheme != "hf":
+            local = file_url_path(uri) if scheme == "file" else Path(uri).expanduser()
+            path = local if local.is_file() else None
         if path is not None:
             out["size"] = path.stat().st_size
-            out["eval"] = archive_metadata(path).get("eval")
+            if out["sha256"] and scheme not in URL_SCHEMES:
+                digest = sha256_file(path)
+                if digest != out["sha256"]:
+                    fix = ("re-install the plugin" if scheme == "package" else
+                           f"replace the file, or fix the preset's sha256 in {preset.origin}")
+                    raise ZooError(f"sha256 MISMATCH: expected {out['sha256']}, file has {digest}; {fix}")
+            label = uri if scheme in (*URL_SCHEMES, "package") else None
+            out["eval"] = archive_eval(path, label)
+            mismatch = recipe_mismatch(preset, archive_config(path, label))
+            if mismatch:
+                raise ZooError(_mismatch_message(preset, uri, mismatch))
             out["available"] = True
     except Exception as exc:  # noqa: BLE001 - zoo info reports a damaged file, it does not crash on one
         out["problem"] = str(exc) if isinstance(exc, ZooError) else f"{type(exc).__name__}: {exc}"

@@ -246,8 +246,9 @@ def weights_lines(name: str, weights: dict | None) -> list[str]:
 
     size = f"{weights['size'] / 1e6:.1f} MB, " if weights.get("size") else ""
     sha = f"sha256 {weights['sha256'][:16]}..., " if weights.get("sha256") else "no sha256, "
-    lines = [f"Pretrained weights: {weights['uri']} ({size}{sha}"
-             + ("on this machine)" if weights["available"] else "downloaded on first use)")]
+    state = ("on this machine" if weights["available"] else
+             "NOT usable" if weights.get("problem") else "downloaded on first use")
+    lines = [f"Pretrained weights: {weights['uri']} ({size}{sha}{state})"]
     if weights.get("problem"):
         lines.append(f"  Problem: {weights['problem']}")
     elif weights["available"]:
