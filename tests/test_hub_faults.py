@@ -307,3 +307,35 @@ def test_a_tampered_archive_is_named_not_the_cache(cli, tmp_path, private_cache)
     result = cli("sample", tampered)
     assert_clean_error(result, f"{hub.WEIGHTS_FILE} in {tampered} does not match the checksum")
     assert str(private_cache) not in result.output and "zoo-new" not in result.output
+
+
+# === A full disk under zoo's cache (a real tmpfs) ===
+
+
+@pytest.mark.one_backend
+def test_a_full_cache_disk_keeps_no_partial_download_and_a_good_one_is_kept(served, tmp_path, monkeypatch):
+    """The cache on a real tmpfs: too small for the download, then big enough
+    for the download but not for unpacking it, then grown (needs root to mount)."""
+    import subprocess
+
+    from zoo_core.files import WriteError
+
+    from test_real_media import tmpfs
+
+    url = served.url("good.zip")
+    with tmpfs(tmp_path / "small", "256k") as disk:
+        monkeypatch.setenv("ZOO_CACHE_DIR", str(disk / "cache"))
+        with pytest.raises(WriteError, match="cannot write the download to .*the disk is full") as caught:
+            hub.fetch(url, echo=lambda _: None)
+        assert "\n" not in str(caught.value)
+        assert [p for p in disk.rglob("*") if p.is_file()] == []
+    with tmpfs(tmp_path / "medium", "900k") as disk:
+        monkeypatch.setenv("ZOO_CACHE_DIR", str(disk / "cache"))
+        with pytest.raises(WriteError, match=f"cannot unpack {url} into"):
+            hub.fetch(url, echo=lambda _: None)
+        # The download itself is whole and kept; no half-unpacked folder is.
+        assert sorted(p.name for p in disk.rglob("*") if p.is_file()) == [".good.zip.sha256", "good.zip"]
+        assert not (disk / "cache" / "models").exists() or not any((disk / "cache" / "models").iterdir())
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True, capture_output=True)
+        assert hub.is_exported_folder(hub.fetch(url, echo=lambda _: None))
+        assert served.requests == ["/good.zip", "/good.zip"]  # the second tmpfs downloaded once
