@@ -146,3 +146,43 @@ def test_a_critic_with_unit_gradient_has_no_penalty():
     critic = lambda x: ops.sum(x * ops.convert_to_tensor(w), axis=(1, 2, 3))[:, None]  # noqa: E731
     real = np.ones((2, 2, 2, 1))
     assert penalty(critic, real, -real, np.full((2, 1, 1, 1), 0.3)) == pytest.approx(0.0, abs=1e-5)
+
+
+# === with_gradient_penalty: the public helper a "gan" model adds the penalty with ===
+
+
+def test_with_gradient_penalty_adds_the_weighted_penalty_the_loss_asks_for():
+    """A linear critic's penalty is (||w|| - 1)^2 at any mixing weights, so the
+    helper's result is known whatever epsilon it draws."""
+    import keras
+    from keras import ops
+
+    from zoo_gan import penalty_weight, with_gradient_penalty
+
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(1, 4, 4, 1)).astype(np.float32)
+    w *= 3.0 / np.linalg.norm(w)
+    critic = lambda x: ops.sum(x * ops.convert_to_tensor(w), axis=(1, 2, 3))[:, None]  # noqa: E731
+    real, fake = (ops.convert_to_tensor(a.astype(np.float32)) for a in rng.uniform(-1, 1, (2, 5, 4, 4, 1)))
+    seed = keras.random.SeedGenerator(0)
+    d_loss = ops.convert_to_tensor(0.25)
+
+    wgan = build_loss("wasserstein", gradient_penalty=2.5)
+    assert penalty_weight(wgan) == 2.5
+    total, gp = with_gradient_penalty(wgan, d_loss, critic, real, fake, seed)
+    assert value(gp) == pytest.approx(4.0, rel=1e-5)
+    assert value(total) == pytest.approx(0.25 + 2.5 * 4.0, rel=1e-5)
+
+    for name in ("hinge", "non-saturating"):
+        same, none = with_gradient_penalty(build_loss(name), d_loss, critic, real, fake, seed)
+        assert none is None and value(same) == pytest.approx(0.25)
+
+
+def test_the_helpers_are_exported_without_importing_keras():
+    import subprocess
+    import sys
+
+    code = ("import sys, zoo_gan; assert 'keras' not in sys.modules; "
+            "from zoo_gan import with_gradient_penalty, gradient_penalty; print(with_gradient_penalty.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "zoo_gan.losses", done.stderr

@@ -14,31 +14,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo_core.multinet import MultiNetworkModel, Phase, input_gradient, split_batch
+from zoo_core.multinet import MultiNetworkModel, Phase, split_batch
 
 from .diffaugment import augment, parse_policy
+# gradient_penalty stays importable from here, where zoo 0.1 had it.
+from .losses import gradient_penalty, penalty_weight, with_gradient_penalty  # noqa: F401
 
 
 # === Pieces ===
-
-
-def gradient_penalty(critic, real, fake, epsilon, input_gradient):
-    """Gulrajani et al. (2017): E[(||grad_x critic(x_hat)||_2 - 1)^2] with
-    x_hat = epsilon * real + (1 - epsilon) * fake, one epsilon per image.
-
-    Args:
-        critic: images -> scores, shaped ``(batch, 1)``.
-        real, fake: image batches of the same shape.
-        epsilon: mixing weights, broadcastable to the images (``(batch, 1, 1, 1)``).
-        input_gradient: ``(fn, x) -> d sum(fn(x)) / dx``, differentiable again so
-            the penalty trains (:func:`zoo_core.multinet.input_gradient`).
-    """
-    mixed = epsilon * real + (1.0 - epsilon) * fake
-    grads = input_gradient(lambda x: ops.sum(ops.cast(critic(x), "float32")), mixed)
-    axes = tuple(range(1, len(mixed.shape)))
-    # The epsilon keeps the square root differentiable at a zero gradient.
-    norms = ops.sqrt(ops.sum(ops.square(ops.cast(grads, "float32")), axis=axes) + 1e-12)
-    return ops.mean(ops.square(norms - 1.0))
 
 
 # === Base model ===
@@ -127,7 +110,7 @@ class GAN(MultiNetworkModel):
 
     @property
     def penalty_weight(self) -> float:
-        return float(getattr(self.loss_fn, "gradient_penalty", 0.0) or 0.0)
+        return penalty_weight(self.loss_fn)
 
     def _loss(self):
         if self.loss_fn is None:
@@ -182,11 +165,9 @@ class GAN(MultiNetworkModel):
         loss = loss_fn.discriminator(real_logits, fake_logits)
         readout = getattr(loss_fn, "readout", None) or (lambda s: s)
         terms = {"d_real": ops.mean(readout(real_logits)), "d_fake": ops.mean(readout(fake_logits))}
-        if self.penalty_weight:
-            epsilon = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator)
-            critic = lambda x: self.discriminate(x, labels, training=False)  # noqa: E731
-            gp = gradient_penalty(critic, real, ops.stop_gradient(fake), epsilon, input_gradient)
-            loss = loss + self.penalty_weight * gp
+        critic = lambda x: self.discriminate(x, labels, training=False)  # noqa: E731
+        loss, gp = with_gradient_penalty(loss_fn, loss, critic, real, fake, self.seed_generator)
+        if gp is not None:
             terms["wasserstein"] = ops.mean(real_logits) - ops.mean(fake_logits)
             terms["gp"] = gp
         terms["d_loss"] = loss

@@ -10,17 +10,82 @@ The ``"gan"`` loss interface, which any plugin's loss may implement:
   probability ``sigmoid(logits)``; the raw score when absent.
 - ``gradient_penalty`` (optional float, 0 when absent): weight of the
   gradient penalty the model adds to the discriminator loss (WGAN-GP).
+  The loss cannot compute it (it sees only logits): every model that declares
+  the ``"gan"`` interface must add it itself, which
+  :func:`with_gradient_penalty` does in one line.
 
 Every loss here returns float32 batch means.
 """
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 
 def _f32(x):
     return ops.cast(x, "float32")
+
+
+# === The gradient penalty, which the model adds ===
+
+
+def gradient_penalty(critic, real, fake, epsilon, input_gradient=None):
+    """Gulrajani et al. (2017): E[(||grad_x critic(x_hat)||_2 - 1)^2] with
+    x_hat = epsilon * real + (1 - epsilon) * fake, one epsilon per example.
+
+    Args:
+        critic: inputs -> scores, shaped ``(batch, 1)``.
+        real, fake: batches of the same shape.
+        epsilon: mixing weights, broadcastable to the batches (``(batch, 1, 1, 1)``).
+        input_gradient: ``(fn, x) -> d sum(fn(x)) / dx``, differentiable again
+            so the penalty trains (default: :func:`zoo_core.multinet.input_gradient`).
+    """
+    if input_gradient is None:
+        from zoo_core.multinet import input_gradient
+    mixed = epsilon * real + (1.0 - epsilon) * fake
+    grads = input_gradient(lambda x: ops.sum(_f32(critic(x))), mixed)
+    axes = tuple(range(1, len(mixed.shape)))
+    # The epsilon keeps the square root differentiable at a zero gradient.
+    norms = ops.sqrt(ops.sum(ops.square(_f32(grads)), axis=axes) + 1e-12)
+    return ops.mean(ops.square(norms - 1.0))
+
+
+def penalty_weight(loss) -> float:
+    """The weight of the gradient penalty a ``"gan"`` loss asks for (0: none)."""
+    return float(getattr(loss, "gradient_penalty", 0.0) or 0.0)
+
+
+def with_gradient_penalty(loss, d_loss, critic, real, fake, seed=None):
+    """``d_loss`` plus the gradient penalty ``loss`` asks for, as every model
+    declaring the ``"gan"`` loss interface must add it (the loss sees only logits).
+
+    Call it in the discriminator's phase, after ``loss.discriminator(...)``::
+
+        d_loss = self.loss_fn.discriminator(real_logits, fake_logits)
+        d_loss, gp = with_gradient_penalty(self.loss_fn, d_loss, critic, real, fake, self.seed_generator)
+
+    Args:
+        loss: the run's ``"gan"`` loss object (its ``gradient_penalty`` is the weight).
+        d_loss: the discriminator's loss so far.
+        critic: inputs -> scores ``(batch, 1)``, as the penalty should see it
+            (e.g. without augmentation or dropout: ``training=False``).
+        real, fake: the batches the discriminator saw; no gradient flows
+            through ``fake`` to the network that made it.
+        seed: the model's ``keras.random.SeedGenerator`` (for the mixing weights),
+            so a run and its resume draw the same ones.
+
+    Returns:
+        ``(d_loss + weight * penalty, penalty)``, or ``(d_loss, None)`` when
+        the loss asks for no penalty.
+    """
+    weight = penalty_weight(loss)
+    if not weight:
+        return d_loss, None
+    shape = (ops.shape(real)[0],) + (1,) * (len(real.shape) - 1)
+    epsilon = keras.random.uniform(shape, seed=seed)
+    gp = gradient_penalty(critic, real, ops.stop_gradient(fake), epsilon)
+    return d_loss + weight * gp, gp
 
 
 class GANLoss:
