@@ -105,6 +105,7 @@ def test_a_damaged_archive_from_the_server_is_not_kept_and_is_named_by_its_url(s
     result = cli("sample", url)
     assert_clean_error(result, f"{hub.WEIGHTS_FILE} in {url} does not match the checksum", "was not kept")
     assert str(private_cache) not in result.output and "zoo-new" not in result.output
+    assert "pin it with" not in result.output  # no advice to pin a file that was refused
     assert user_files(private_cache) == []
     cli("sample", url)
     assert served.requests == ["/tampered.zip", "/tampered.zip"]  # fetched again, not reused

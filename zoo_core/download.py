@@ -186,11 +186,13 @@ def _shut(sock) -> None:
         pass  # already closed
 
 
-def download(url: str, expected_sha256: Optional[str], root: Path, echo: Callable[[str], None] = print) -> Path:
+def download(url: str, expected_sha256: Optional[str], root: Path,
+             echo: Callable[[str], None] = print) -> tuple[Path, Optional[str]]:
     """Download ``url`` once into the cache ``root`` (progress on stderr),
     verified against ``expected_sha256`` when given. A cached copy is reused
     only while its sha256 is the expected or recorded one; otherwise it is
-    fetched again."""
+    fetched again. Returns the file, and its sha256 when it was just
+    downloaded without one to check (for the caller's notice on how to pin it)."""
     import http.client
     import urllib.error
 
@@ -203,7 +205,7 @@ def download(url: str, expected_sha256: Optional[str], root: Path, echo: Callabl
     target = folder / name
     if target.is_file():
         if reusable(target, expected_sha256):
-            return target
+            return target, None
         echo(f"Notice: zoo's cached copy of {url} is damaged or out of date; downloading it again")
         discard(target, url)
     deadline = deadline_seconds()
@@ -275,10 +277,7 @@ def download(url: str, expected_sha256: Optional[str], root: Path, echo: Callabl
                 folder.rmdir()  # nothing was kept: leave no empty folder either
             except OSError:
                 pass
-    if not expected_sha256:
-        echo(f"Notice: no sha256 was given for {url}, so it was not verified; pin it with "
-             f"{url}#sha256={got}")
-    return target
+    return target, None if expected_sha256 else got
 
 
 def _request(url: str):

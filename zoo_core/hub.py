@@ -397,14 +397,18 @@ def _fetch_url(url: str, expected: Optional[str], echo: Callable[[str], None]) -
     from .download import discard, download
     from .files import WriteError
 
-    path = download(url, expected, cache_dir(), echo)
+    path, unverified = download(url, expected, cache_dir(), echo)
     try:
-        return unpack(path, expected, url)
+        folder = unpack(path, expected, url)
     except WriteError:
         raise  # the cache cannot be written: the download itself is fine
     except ZooError as exc:
         discard(path, url)
         raise ZooError(f"{exc} (the download was not kept)") from None
+    if unverified:  # said once, when it is downloaded, and only of a usable archive
+        echo(f"Notice: no sha256 was given for {url}, so it was not verified; pin it with "
+             f"{url}#sha256={unverified}")
+    return folder
 
 
 def package_file(uri: str, registry=None) -> Path:
