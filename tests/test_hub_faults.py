@@ -155,7 +155,7 @@ class TrickleServer:
     """Sends one byte every ``interval`` seconds, at most ``limit`` bytes, in
     the headers or in the body, and stops when closed or when the client leaves."""
 
-    def __init__(self, where: str, interval: float = 0.2, limit: int = 100):
+    def __init__(self, where: str, interval: float = 0.2, limit: int = 100, tls=None):
         stop = self.stop = threading.Event()
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -177,8 +177,10 @@ class TrickleServer:
                     return  # the client gave up
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/model.zip"
+        self.url = f"http{'s' if tls else ''}://127.0.0.1:{self.httpd.server_address[1]}/model.zip"
 
     def close(self):
         self.stop.set()
@@ -201,6 +203,38 @@ def test_a_trickling_server_meets_the_download_deadline(where, cli, monkeypatch,
     assert elapsed < 6, elapsed  # the deadline holds: it does not wait for the trickle to end (20 s)
     assert user_files(private_cache) == []  # no partial file, no record
     assert not (private_cache / "downloads").exists() or not any((private_cache / "downloads").iterdir())
+
+
+@pytest.mark.one_backend
+def test_https_downloads_meet_the_deadline_too(tmp_path, monkeypatch, private_cache):
+    """The same trickle over TLS, with a certificate made here for 127.0.0.1."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                           "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                          capture_output=True, timeout=60)
+    if made.returncode:
+        pytest.skip("openssl could not make a test certificate")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = TrickleServer("body", tls=context)
+    url = server.url
+    monkeypatch.setenv(DEADLINE_ENV, "1")
+    try:
+        start = time.monotonic()
+        with pytest.raises(ZooError, match=f"cannot download {url}: it took over 1 s"):
+            hub.fetch(url)
+        elapsed = time.monotonic() - start
+    finally:
+        server.close()
+    assert elapsed < 5, elapsed
+    assert user_files(private_cache) == []
 
 
 @pytest.mark.one_backend
