@@ -17,7 +17,9 @@ import sys
 import pytest
 
 from zoo_core.errors import ZooError
+from zoo_core.hookspecs import hookimpl
 from zoo_core.scaffold import core_range, new_plugin
+from zoo_core.specs import LossSpec, NoConfig
 
 NAME = "scaffold-check"
 
@@ -82,8 +84,67 @@ def test_it_never_overwrites(tmp_path):
 
 def test_cli_refuses_a_name_already_registered(cli, tmp_path):
     result = cli("new-plugin", "vae", "--dir", tmp_path)
-    assert result.exit_code == 1 and "model 'vae' is already registered by plugin 'vae'" in result.output
-    assert "Traceback" not in result.output and not any(tmp_path.iterdir())
+    assert result.exit_code == 1
+    assert ("cannot name a plugin 'vae': its model 'vae' is already a model from plugin 'vae' (zoo-vae "
+            in result.output), result.output
+    assert "zoo refuses to load two plugins that register one name" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+# Each name new-plugin would register (model NAME, loss NAME-elbo/-loss, preset
+# NAME-mnist, plugin NAME) against each kind of name already taken.
+@pytest.mark.one_backend
+@pytest.mark.parametrize("name, kind, words", [
+    ("hinge", "vae", "its model 'hinge' is already a loss from plugin 'gan' (zoo-gan"),
+    ("mnist", "vae", "its model 'mnist' is already a data set from plugin 'datasets' (zoo-datasets"),
+    ("vae-mnist", "vae", "its model 'vae-mnist' is already a preset in zoo's bundled registry.toml ("),
+    ("vaegan", "vae", "its preset 'vaegan-mnist' is already a preset in zoo's bundled registry.toml ("),
+    ("dcgan", "adversarial", "its model 'dcgan' is already a model from plugin 'gan' (zoo-gan"),
+    ("non-saturating", "vae", "its model 'non-saturating' is already a loss from plugin 'gan'"),
+])
+def test_every_name_already_registered_is_refused(name, kind, words, registry, tmp_path):
+    with pytest.raises(ZooError) as caught:
+        new_plugin(name, tmp_path, registry=registry, kind=kind)
+    message = str(caught.value)
+    assert message.startswith(f"cannot name a plugin '{name}': ") and words in message, message
+    assert message.endswith("choose another plugin name") and "\n" not in message
+    assert "plugin '/" not in message and "by plugin" not in message  # a preset file is not a plugin
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.one_backend
+def test_the_loss_name_of_the_kind_is_checked(make_registry, tmp_path):
+    class Taken:
+        name = "taken-losses"
+
+        @hookimpl
+        def zoo_losses(self):
+            return [LossSpec("duel-loss", "a loss", NoConfig, lambda c: None, "x")]
+
+    registry = make_registry(Taken())
+    new_plugin("duel", tmp_path / "vae", registry=registry)  # duel-elbo is free
+    with pytest.raises(ZooError, match="its loss 'duel-loss' is already a loss from plugin 'taken-losses'"):
+        new_plugin("duel", tmp_path / "adversarial", registry=registry, kind="adversarial")
+    assert not (tmp_path / "adversarial").exists()
+
+
+@pytest.mark.one_backend
+def test_a_plugin_name_and_a_local_preset_file_are_refused(make_registry, tmp_path, monkeypatch):
+    class Toy:
+        name = "toy"
+
+    with pytest.raises(ZooError, match="cannot name a plugin 'toy': an installed plugin has that name "
+                                       r"\(registered in-process\), and two plugins"):
+        new_plugin("toy", tmp_path, registry=make_registry(Toy()))
+    (tmp_path / "zoo.toml").write_text('[presets.mine-mnist]\nmodel = "vae"\ndataset = "mnist"\n')
+    from zoo_core.registry import load_registry
+
+    registry = load_registry(cwd=tmp_path)
+    with pytest.raises(ZooError, match=f"its preset 'mine-mnist' is already a preset in the preset file "
+                                       f"{tmp_path / 'zoo.toml'}"):
+        new_plugin("mine", tmp_path / "out", registry=registry)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_writes_it_and_says_what_next(cli, tmp_path):
@@ -113,7 +174,7 @@ def test_pip_installed_it_passes_its_own_tests(installed):
     package, site = installed
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package, site=site)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "5 passed" in result.stdout
+    assert "8 passed" in result.stdout  # zoo_core.testing's five checks among them
 
 
 # === --kind adversarial: a two-network model on zoo_core.multinet ===
@@ -145,6 +206,14 @@ def test_the_adversarial_kind_writes_a_two_network_model(tmp_path):
     models = (package / "zoo_my_gan" / "models.py").read_text()
     assert "class MyGanGAN(MultiNetworkModel)" in models and "def train_phases(self)" in models
     assert "def train_step" not in models
+    # A tanh generator, with zoo's [0, 1] pixels mapped to [-1, 1] on the way in and back on the way out.
+    assert 'activation="tanh"' in models and 'activation="sigmoid"' not in models
+    assert "def prepare_batch(self, data)" in models and "return self.to_model_range(x)" in models
+    assert "self.to_unit_range(self.generator(z, training=False))" in models
+    pyproject = (package / "pyproject.toml").read_text()
+    assert "the my-gan-loss loss" in pyproject and "elbo" not in pyproject
+    assert '"ignore::DeprecationWarning:tensorflow.*"' in pyproject
+    assert "testing.run_check(check, \"my-gan\"" in (package / "tests" / "test_plugin.py").read_text()
 
 
 def test_an_unknown_kind_is_refused(tmp_path, cli):
@@ -162,4 +231,4 @@ def test_the_adversarial_plugin_passes_its_own_tests_on_this_backend(installed_a
     assert listed.returncode == 0 and f"{ADVERSARIAL}-loss" in listed.stdout, listed.stderr
     result = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=package, site=site)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "6 passed" in result.stdout
+    assert "10 passed" in result.stdout  # zoo_core.testing's five checks among them

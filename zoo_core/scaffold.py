@@ -67,6 +67,46 @@ def check_not_installed(name: str) -> None:
         )
 
 
+KIND_WORDS = {"model": "a model", "loss": "a loss", "dataset": "a data set", "preset": "a preset"}
+
+
+def _origin(entry, registry) -> str:
+    """Where a registered name comes from, in words: a plugin, or a preset file."""
+    if entry.plugin in registry.plugins:
+        return f"from plugin '{entry.plugin}' ({entry.provider})"
+    # Presets from a preset file carry the file as their origin: not a plugin.
+    from .registry import bundled_preset_file
+
+    path = Path(entry.plugin)
+    bundled = bundled_preset_file()
+    if bundled is not None and path == bundled:
+        return f"in zoo's bundled registry.toml ({path})"
+    return f"in the preset file {path}"
+
+
+def check_not_registered(name: str, registry, kind: str = "vae") -> None:
+    """Refuse a plugin name whose model, loss, preset or plugin name is
+    already a name of any kind: zoo looks names up across kinds ('zoo info',
+    'zoo train'), so one would shadow the other once the plugin is installed."""
+    new = (("model", name), ("loss", loss_name(name, kind)), ("preset", f"{name}-mnist"))
+    for what, taken in new:
+        for existing in ("model", "loss", "dataset", "preset"):
+            if taken in registry.names(existing):
+                entry = registry.get(existing, taken)
+                clash = ("zoo refuses to load two plugins that register one name"
+                         if existing == what and entry.plugin in registry.plugins
+                         else f"'zoo info {taken}' and 'zoo train {taken}' would find only one of them")
+                raise ZooError(
+                    f"cannot name a plugin '{name}': its {what} '{taken}' is already {KIND_WORDS[existing]} "
+                    f"{_origin(entry, registry)}, and {clash}; choose another plugin name"
+                )
+    if name in registry.plugins:
+        info = registry.plugins[name]
+        provider = f"{info.distribution} {info.version}" if info.distribution else "registered in-process"
+        raise ZooError(f"cannot name a plugin '{name}': an installed plugin has that name ({provider}), "
+                       f"and two plugins with one name cannot both load; choose another plugin name")
+
+
 def core_range(version: str = __version__) -> str:
     """The zoo-core versions a new plugin accepts: this release's minor version
     up to the next major one (zoo-core only adds to the hook API in between)."""
@@ -87,9 +127,10 @@ def templates(kind: str) -> dict[Path, Path]:
     return dict(sorted(chosen.items()))
 
 
-def placeholders(name: str) -> dict[str, str]:
+def placeholders(name: str, kind: str = "vae") -> dict[str, str]:
     return {
         "name": name,
+        "loss": loss_name(name, kind),
         "dist": f"zoo-{name}",
         "package": "zoo_" + name.replace("-", "_"),
         "classname": "".join(part.capitalize() for part in name.split("-")),
@@ -117,15 +158,9 @@ def new_plugin(name: str, parent: Optional[Path] = None, registry=None, kind: st
     check_name(name)
     if kind not in KINDS:
         raise ZooError(f"unknown plugin kind '{kind}'; choose one of: {', '.join(KINDS)}")
-    values = placeholders(name)
+    values = placeholders(name, kind)
     if registry is not None:
-        for what, taken in (("model", name), ("loss", loss_name(name, kind)), ("preset", f"{name}-mnist")):
-            if taken in registry.names(what):
-                entry = registry.get(what, taken)
-                raise ZooError(
-                    f"{what} '{taken}' is already registered by plugin '{entry.plugin}' ({entry.provider}); "
-                    f"choose another plugin name"
-                )
+        check_not_registered(name, registry, kind)
     check_not_installed(name)
     target = Path(parent or ".") / values["dist"]
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
