@@ -143,6 +143,20 @@ def test_one_scalar_for_two_networks_updates_a_shared_variable_once():
     assert [int(numpy(o.iterations)) for o in model.optimizer.optimizers] == [1, 1]
 
 
+def test_an_unreached_weight_gets_a_zero_gradient_on_every_backend():
+    """phase_gradients is the same everywhere: zeros (not TensorFlow's and
+    PyTorch's None) for b's head, which a's loss never reaches."""
+    import keras
+
+    from zoo_core.multinet import Phase, phase_gradients
+
+    model = shared_model(lambda m: [Phase(("a", "b"), lambda x, training: (m.losses(x, training)[0], {}))])
+    grads = phase_gradients(model, model.train_phases()[0], keras.ops.convert_to_tensor(images(4).reshape(4, -1)[:, :3]))
+    assert all(g is not None for g in grads["a"] + grads["b"])
+    assert [numpy(g).shape for g in grads["b"]] == [tuple(v.shape) for v in model.b.trainable_variables[2:]]
+    assert not any(np.any(numpy(g)) for g in grads["b"]) and all(np.any(numpy(g)) for g in grads["a"])
+
+
 def test_a_loss_per_network_routes_each_gradient():
     """{a: la, b: lb}: a's weights (the shared layer too) follow la alone, b's head lb alone."""
     import keras

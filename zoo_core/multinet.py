@@ -31,8 +31,7 @@ import importlib
 import warnings
 from typing import Callable, Optional
 
-_API = ("MultiNetworkModel", "Phase", "NetworkOptimizers", "input_gradient", "phase_gradients", "split_batch",
-        "batch_size")
+_API = ("MultiNetworkModel", "Phase", "NetworkOptimizers", "input_gradient", "split_batch", "batch_size")
 
 
 def __getattr__(name):
@@ -49,6 +48,29 @@ def __getattr__(name):
 
 def __dir__():
     return sorted([*globals(), *_API])
+
+
+def phase_gradients(model, phase, batch) -> dict:
+    """``{network: gradients}`` of one update of ``phase`` on ``batch`` (its
+    first sub-batch, after ``prepare``), computed by the running backend's
+    train-step code, aligned with the variables the phase updates for each
+    network (a variable shared with an earlier network of the phase is that
+    one's); nothing is applied. For tests of which loss reaches which network.
+
+    A weight the phase's loss never reaches gets a zero gradient, on every
+    backend: the steps themselves see None on TensorFlow and PyTorch (the
+    optimizer skips it) and zeros on JAX, where a zero gradient still moves a
+    weight through Adam's momentum.
+    """
+    import keras
+
+    from .training.multinet import phase_gradients as computed
+    from .training.steps import owned_variables
+
+    grads = computed(model, phase, batch)
+    owned = owned_variables(model, phase)
+    return {name: [keras.ops.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(values, owned[name])]
+            for name, values in grads.items()}
 
 
 def _deprecated(name: str) -> None:
