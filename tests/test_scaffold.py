@@ -226,6 +226,8 @@ def test_an_unknown_kind_is_refused(tmp_path, cli):
 
 def test_the_adversarial_plugin_passes_its_own_tests_on_this_backend(installed_adversarial):
     # Not marked slow: CI runs it on TensorFlow, JAX and PyTorch (KERAS_BACKEND passes through).
+    # Over 10 s: a fresh interpreter runs the plugin's 10 tests, zoo_core.testing's five checks
+    # among them (four small runs): 143 s measured on 2 cores shared with other sessions.
     package, site = installed_adversarial
     listed = run([sys.executable, "-m", "zoo_core.cli", "list"], site=site)
     assert listed.returncode == 0 and f"{ADVERSARIAL}-loss" in listed.stdout, listed.stderr

@@ -172,11 +172,15 @@ def test_a_bundled_two_network_model_passes_every_check(tmp_path):
     ("export", "export: cannot load .*run/model.keras"),
 ])
 def test_a_model_whose_get_config_loses_a_hyper_parameter_fails(name, words, tmp_path):
+    """Loaded from its config, the model is another one (its default latent_dim).
+    (The first of these pays for importing TensorFlow: up to 15 s.)"""
     with pytest.raises(testing.CheckFailed, match=words):
         check(name, "tiny-forgets", tmp_path)
 
 
 def test_a_model_whose_resume_differs_fails(tmp_path):
+    """A seed generator Keras does not track: no checkpoint holds its state.
+    (Four small runs: about 20 s on 2 busy cores.)"""
     check("train", "tiny-hidden-seed", tmp_path / "train")  # it trains...
     with pytest.raises(testing.CheckFailed, match="resume: after epoch 1 and a resume.*differs by up to"):
         check("resume", "tiny-hidden-seed", tmp_path / "resume")  # ...but does not resume
