@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .errors import ZooError
 
@@ -57,8 +58,19 @@ class Run:
         return self.config.get("dataset")
 
 
+def check_source(source: Any) -> None:
+    """Refuse a source that is not a path or text, or is empty (which a path
+    would quietly read as the current folder)."""
+    if isinstance(source, bytes) or not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a str or a path (a run folder, export, URL or preset name), "
+                        f"not {type(source).__name__}")
+    if not str(source).strip():
+        raise ZooError("source is empty: give a run folder, export, URL or preset name")
+
+
 def open_run(path: str | Path) -> Run:
     """A run folder or a ``.keras`` file; fails clearly when it is neither."""
+    check_source(path)
     path = Path(path).expanduser()
     from . import hub
 
@@ -91,6 +103,7 @@ def open_source(source: str | Path, registry=None, *, pretrained: bool = False, 
     weights. Remote files are fetched once into zoo's cache and verified."""
     from . import hub
 
+    check_source(source)
     text = str(source)
     if pretrained:
         if registry is None:
@@ -129,6 +142,22 @@ def keras_file_config(path: Path) -> dict:
         raise ZooError(f"{path} is not a valid .keras file: {exc}") from None
 
 
+def _lambda_functions(config: Any):
+    """For each Lambda layer in a saved config: the name of the function it
+    calls, or None for code stored in the file (or anything else)."""
+    if isinstance(config, list):
+        for item in config:
+            yield from _lambda_functions(item)
+    elif isinstance(config, dict):
+        inner = config.get("config")
+        if config.get("class_name") == "Lambda" and isinstance(inner, dict):
+            function = inner.get("function")
+            named = isinstance(function, dict) and function.get("class_name") == "function"
+            yield str(function.get("config")) if named else None
+        for value in config.values():
+            yield from _lambda_functions(value)
+
+
 def plugin_for_module(module: str, registry) -> Optional[Any]:
     """The installed plugin whose package holds ``module``, if any."""
     top = module.split(".")[0]
@@ -146,6 +175,12 @@ def check_model_file(path: Path, registry, config: Optional[dict] = None) -> str
     to install (from the run's ``config``) when the plugin is missing.
     """
     stored = keras_file_config(path)
+    for function in _lambda_functions(stored):
+        if function is None:  # Keras refuses these in safe mode; say it before importing anything
+            raise ZooError(f"{path} would run code stored in the file (a Lambda layer or similar) "
+                           f"when loaded; zoo loads models only in Keras' safe mode")
+        raise ZooError(f"{path} would run code the file names (a Lambda layer calling '{function}') when loaded; "
+                       f"zoo loads models only in Keras' safe mode, which runs no Lambda layers")
     module = stored.get("module") or ""
     class_name = stored.get("class_name", "?")
     if not module.startswith("keras") and plugin_for_module(module, registry) is None:
@@ -161,8 +196,9 @@ def check_model_file(path: Path, registry, config: Optional[dict] = None) -> str
 def load_model(run: Run, registry=None):
     """Load a run's model with Keras' safe mode on.
 
-    Raises ZooError for a damaged file, or for a model whose plugin is not
-    installed (naming the distribution the run was trained with).
+    Raises ZooError for a damaged file, for a model whose plugin is not
+    installed (naming the distribution the run was trained with), for a Lambda
+    layer, or for a config that asks for far more weights than the file holds.
     """
     if registry is None:
         from .registry import load_registry
@@ -177,23 +213,37 @@ def load_model(run: Run, registry=None):
     if not module.startswith("keras"):
         importlib.import_module(module)
 
-    try:
-        with keras_without_tensorflow():
+    with keras_without_tensorflow():
+        stored = keras_file_config(run.model_path)
+        stored["compile_config"] = None  # the optimizer holds no weights of the model
+
+        def deserialize():
+            with _sharing_scope():
+                return keras.saving.deserialize_keras_object(stored, safe_mode=True)
+
+        check_size(count_parameters(deserialize), keras_weights_bytes(run.model_path), str(run.model_path))
+        try:
             return keras.saving.load_model(run.model_path, safe_mode=True)
-    except ValueError as exc:
-        if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
-            raise ZooError(
-                f"{run.model_path} would run code stored in the file (a Lambda layer or similar) "
-                f"when loaded; zoo loads models only in Keras' safe mode"
-            ) from None
-        raise ZooError(f"cannot load {run.model_path}: {exc}") from None
-    except (OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise ZooError(f"cannot load {run.model_path}: {type(exc).__name__}: {exc}") from None
+        except ValueError as exc:
+            if "safe_mode" in str(exc) or "unsafe" in str(exc).lower():
+                raise ZooError(
+                    f"{run.model_path} would run code stored in the file (a Lambda layer or similar) "
+                    f"when loaded; zoo loads models only in Keras' safe mode"
+                ) from None
+            raise ZooError(f"cannot load {run.model_path}: {root_cause(exc)}") from None
+        except (OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ZooError(f"cannot load {run.model_path}: {type(exc).__name__}: {root_cause(exc)}") from None
 
 
-def build_from_config(config: dict, registry, label: str):
+def build_from_config(config: dict, registry, label: str, weights_bytes: Optional[int] = None):
     """A fresh, untrained model for a run's ``config.toml`` (its model, loss and
-    [data] shape), built by the installed plugin's spec: no optimizer, no weights read."""
+    [data] shape), built by the installed plugin's spec: no optimizer, no weights read.
+
+    With ``weights_bytes`` (the size of the weights file the config came with),
+    the model is first counted without allocating it, and refused when it has
+    far more parameters than that file can hold (a damaged or hostile config
+    would otherwise take the machine's memory before failing).
+    """
     from .backend import import_keras
     from .resolve import resolve_stored
     from .specs import DataInfo
@@ -214,7 +264,10 @@ def build_from_config(config: dict, registry, label: str):
     except (KeyError, TypeError, ValueError):
         raise ZooError(f"{label} is damaged: its {CONFIG_FILE} records no [data] image_shape") from None
     import_keras()
-    return build_model(resolved, DataInfo(shape, classes))
+    info = DataInfo(shape, classes)
+    if weights_bytes is not None:
+        check_size(count_parameters(lambda: build_model(resolved, info)), weights_bytes, label)
+    return build_model(resolved, info)
 
 
 def load_exported(run: Run, registry):
@@ -222,7 +275,7 @@ def load_exported(run: Run, registry):
     spec and read its weights (arrays only) into it."""
     import warnings
 
-    model = build_from_config(run.config, registry, run.label)
+    model = build_from_config(run.config, registry, run.label, weights_bytes=run.model_path.stat().st_size)
     built = f"{type(model).__module__}.{type(model).__name__}"
     expected = run.metadata.get("model_class")
     if expected and built != expected:
@@ -241,3 +294,112 @@ def load_exported(run: Run, registry):
         raise ZooError(f"cannot load the weights of {run.label}: they do not fit the model its config builds "
                        f"({skipped[0].strip().splitlines()[0]})")
     return model
+
+
+# === Refusing what would take the machine: models far larger than their weights ===
+
+#: A saved parameter takes at least one byte (float32 four, int8 one); a config
+#: that asks for more parameters than its weights file has bytes, plus this
+#: slack (variables a file may leave out), did not come with that file.
+SLACK_PARAMETERS = 2**20
+#: DEFLATE expands a member at most about this much (a stored member not at all).
+_MAX_DEFLATE_RATIO = 1032
+
+
+def count_parameters(build: Callable[[], Any]) -> Optional[int]:
+    """The number of weights (trainable or not) of the model ``build()`` makes,
+    counted without allocating them.
+
+    ``build`` runs inside Keras' own shape inference (a scratch graph on
+    TensorFlow, abstract arrays on JAX, the meta device on PyTorch) with its
+    variables left uninitialized, and the model is then dropped. Returns None
+    where it cannot be built so; the real build then says what is wrong.
+    """
+    import math
+
+    import keras
+
+    try:  # Keras keeps variables created without a value in a private list
+        from keras.src.backend.common import global_state
+    except ImportError:
+        return None
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    mark, counted = len(pending), {}
+
+    class Probe(keras.layers.Layer):
+        def call(self, x):
+            model = build()
+            counted["n"] = sum(math.prod(int(d) for d in v.shape) for v in model.weights)
+            return x
+
+    try:
+        # initialize_variables=False: leaving the scope must not give the variables their values.
+        with keras.StatelessScope(initialize_variables=False):
+            Probe().compute_output_spec(keras.KerasTensor((1,)))
+    except ZooError:
+        raise
+    except Exception:  # a model that cannot be built symbolically is left to the real build
+        return None
+    finally:
+        # Otherwise the next scope Keras leaves would allocate them after all.
+        if global_state.get_global_attribute("uninitialized_variables") is pending:
+            del pending[mark:]
+    return counted.get("n")
+
+
+def check_size(parameters: Optional[int], weights_bytes: int, label: str) -> None:
+    """Refuse a model of ``parameters`` weights said to come with a weights
+    file of ``weights_bytes`` bytes, when that file cannot hold them."""
+    if parameters is None or parameters <= weights_bytes + SLACK_PARAMETERS:
+        return
+    raise ZooError(
+        f"{label} asks for a model of {_amount(parameters)} parameters ({_amount(4 * parameters, 'B')} as "
+        f"float32), but its weights file holds {_amount(weights_bytes, 'B')}: its config does not describe "
+        f"its weights (damaged or altered); zoo refuses to build it"
+    )
+
+
+def keras_weights_bytes(path: Path) -> int:
+    """How many bytes of weights a ``.keras`` file can hold, from its zip
+    directory (bounded by the file's own size, whatever the directory says)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("model.weights.h5")
+    except KeyError:
+        return 0
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ZooError(f"{path} is not a valid .keras file: {exc}") from None
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
+    return min(info.file_size, path.stat().st_size * ratio)
+
+
+def _amount(number: float, unit: str = "") -> str:
+    """``116.0 billion``, or with a unit ``464.1 GB``."""
+    for scale, prefix, word in ((1e12, "T", "trillion"), (1e9, "G", "billion"), (1e6, "M", "million"),
+                                (1e3, "k", "")):
+        if number >= scale and (unit or word):
+            return f"{number / scale:.1f} {prefix}{unit}" if unit else f"{number / scale:.1f} {word}"
+    return f"{int(number):,} {unit}".rstrip()
+
+
+def _sharing_scope():
+    """Keras' scope that rebuilds an object shared in a saved config once, as
+    its loader does (private; without it shared objects count twice)."""
+    import contextlib
+
+    try:
+        from keras.src.saving.serialization_lib import ObjectSharingScope
+    except ImportError:
+        return contextlib.nullcontext()
+    return ObjectSharingScope()
+
+
+def root_cause(exc: BaseException) -> str:
+    """The first line of the innermost reason in a Keras message (which nests
+    each enclosing object's advice around it)."""
+    text = str(exc)
+    marker = "Exception encountered: "
+    if marker in text:
+        text = text.rsplit(marker, 1)[1]
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
