@@ -65,7 +65,7 @@ def per_network(losses, phase) -> Optional[list]:
 
 def each_update(model, batch):
     """``(phase, its part of the batch)`` for every update of one training step, in order."""
-    from ..multinet import split_batch
+    from ..phases import split_batch
 
     for phase in model.train_phases():
         parts = split_batch(batch, phase.split)

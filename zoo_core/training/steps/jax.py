@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from ..multinet import split_batch
+from ..phases import split_batch
 from . import each_update, owned_variables, per_network
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ..multinet import split_batch
+from ..phases import split_batch
 from ..replicas import replica_share
 from . import each_update, owned_variables, per_network
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..multinet import split_batch
+from ..phases import split_batch
 from . import each_update, owned_variables, per_network
 
 
