@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from .plugin import DIFFAUGMENT_POLICIES as POLICIES
+from .policies import DIFFAUGMENT_POLICIES as POLICIES
 
 
 def parse_policy(text: str) -> tuple[str, ...]:

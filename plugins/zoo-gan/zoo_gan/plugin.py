@@ -9,15 +9,13 @@ from typing import Literal, Optional
 from zoo_core.hookspecs import hookimpl
 from zoo_core.specs import LossSpec, ModelSpec, NoConfig
 
+from .policies import DIFFAUGMENT_POLICIES
+
 #: The loss interface GAN models consume; see :mod:`zoo_gan.losses` for what
 #: such a loss object must offer (``discriminator``, ``generator``, ...).
 INTERFACE = "gan"
 
 # === Config ===
-
-
-#: DiffAugment's policies (Zhao et al. 2020); zoo_gan.diffaugment implements them.
-DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
 @dataclass(frozen=True)
