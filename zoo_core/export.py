@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__, hub
 from .errors import ZooError
@@ -38,7 +40,7 @@ def _eval_summary(result: Optional[dict]) -> Optional[dict]:
         return None
     m = result["metrics"]
     out = {"dataset": result.get("dataset"), "backend": result.get("backend"),
-           "samples": (result.get("options") or {}).get("num"), "created": result.get("created")}
+           "samples": hub.samples_used(m), "created": result.get("created")}
     if "fd" in m:
         out.update(fd=m["fd"]["value"], fd_floor=m["fd"]["real_floor"])
     if "kid" in m:
@@ -134,6 +136,8 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
         raise ZooError(f"{out} appeared while the model was being exported; it was left as it is") from None
     except OSError as exc:
         raise WriteError(f"cannot write {out}: {reason(exc, out)}") from None
+    except WriteError as exc:  # a file of the export: named where the user will look for it, not in staging
+        raise WriteError(str(exc).replace(str(staging), str(out))) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         packed.unlink(missing_ok=True)
@@ -148,11 +152,11 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
 
     run, model = loaded.run, loaded.model
     config = run.config
-    inference_copy(loaded, registry).save_weights(folder / hub.WEIGHTS_FILE)
-    (folder / hub.CONFIG_FILE).write_bytes((run.path / hub.CONFIG_FILE).read_bytes())
-    for extra in ("eval.json", "metrics.csv"):
-        if (run.path / extra).is_file():
-            shutil.copyfile(run.path / extra, folder / extra)
+    private = private_strings(run)
+    save_weights(inference_copy(loaded, registry), folder / hub.WEIGHTS_FILE)
+    _write_config(run, folder / hub.CONFIG_FILE, private)
+    if (run.path / "metrics.csv").is_file():
+        shutil.copyfile(run.path / "metrics.csv", folder / "metrics.csv")
     if callable(getattr(model, "sample_grid", None)):
         images, columns = model.sample_grid(GRID_SIDE, seed=0)
     else:
@@ -161,12 +165,13 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
     S.write_images(folder / hub.GRID_FILE, images, columns)
 
     evaluation = None
-    if (folder / "eval.json").is_file():
+    if (run.path / "eval.json").is_file():
         try:
-            evaluation = json.loads((folder / "eval.json").read_text())
+            evaluation = scrub(json.loads((run.path / "eval.json").read_text()), private)
         except ValueError:
             raise ZooError(f"{run.path / 'eval.json'} is damaged; run 'zoo eval {run.path}' again, "
                            f"then export") from None
+        (folder / "eval.json").write_text(json.dumps(evaluation, indent=2), encoding="utf-8")
     zoo = config.get("zoo", {})
     metadata = {
         "format": hub.FORMAT,
@@ -176,7 +181,7 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
         "model": config["model"]["name"],
         "model_class": f"{type(model).__module__}.{type(model).__name__}",
         "loss": config["loss"]["name"],
-        "dataset": {"name": config.get("dataset"), **config.get("data", {})},
+        "dataset": scrub({"name": config.get("dataset"), **config.get("data", {})}, private),
         "parameters": int(model.count_params()),
         "epochs": run.metadata.get("epochs") if run.exported else _epochs(run.path),
         "trained": {"zoo": zoo.get("version"), "keras": zoo.get("keras"), "backend": zoo.get("backend"),
@@ -191,6 +196,27 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
     return metadata
 
 
+def save_weights(model, path: Path) -> None:
+    """``model``'s weights at ``path``, in the format of Keras' ``save_weights``,
+    with HDF5 never writing to disk.
+
+    Keras' ``save_weights`` writes HDF5 straight into the file: on a full disk
+    h5py keeps that file open with writes it cannot flush, prints tracebacks as
+    it is collected, and can crash the interpreter (exit 139). A ``.keras`` file
+    holds the same weights file, built in memory and written out by ``zipfile``,
+    whose failure is a plain ``OSError``; the weights are taken out of it and
+    written with ordinary file writes.
+    """
+    bundle = path.with_name(f".{path.stem}.zoo-weights.keras")
+    try:
+        model.save(bundle)
+        with zipfile.ZipFile(bundle) as archive:
+            data = archive.read(hub.WEIGHTS_FILE)  # the name Keras gives the weights inside a .keras
+    finally:
+        bundle.unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
 def inference_copy(loaded, registry):
     """The model rebuilt from its config, holding the trained weights and no
     optimizer state (a run's model carries its optimizers' slots, twice the
@@ -203,6 +229,69 @@ def inference_copy(loaded, registry):
     fresh = build_from_config(loaded.run.config, registry, loaded.run.label)
     fresh.set_weights(model.get_weights())
     return fresh
+
+
+# === What an export keeps private ===
+#
+# An export is made to be shared: it names the data set, not where it lay on
+# the exporter's machine, nor the exporter's run folder or home.
+
+
+def public_source(source: Any) -> Any:
+    """A local path as its last part; a URL without user name, password or query."""
+    if not isinstance(source, str) or not source:
+        return source
+    parts = urlsplit(source)
+    if parts.scheme.lower() in ("http", "https", "ftp", "hf", "s3", "gs") and parts.netloc:
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    path = Path(source).expanduser()
+    if path.is_absolute() or source.startswith(("~", ".")) or path.exists():
+        return path.name or source
+    return source
+
+
+def private_strings(run) -> dict[str, str]:
+    """The exporter's paths an export may mention (data, run folder, home), each with what it
+    says instead, longest first so that a path is replaced before its parents."""
+    out: dict[str, str] = {}
+    dataset = str(run.config.get("dataset") or "")
+    _, _, arg = dataset.partition(":")
+    source = (run.config.get("data") or {}).get("source")
+    for original in (arg, source):
+        if isinstance(original, str) and original and public_source(original) != original:
+            for form in {original, str(Path(original).expanduser()), os.path.abspath(Path(original).expanduser())}:
+                out[form] = public_source(original)
+    if not run.exported:
+        for form in {str(run.path), os.path.abspath(run.path), str(Path(run.path).resolve())}:
+            out[form] = Path(run.path).resolve().name
+    home = str(Path.home())
+    if home not in ("/", ""):
+        out[home] = "~"
+    return dict(sorted(out.items(), key=lambda item: -len(item[0])))
+
+
+def scrub(value: Any, private: dict[str, str]) -> Any:
+    """``value`` (JSON-like) with every private path in its strings replaced."""
+    if isinstance(value, dict):
+        return {k: scrub(v, private) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, private) for v in value]
+    if isinstance(value, str) and private:
+        # A whole path only: /root is not replaced inside /rootfs.
+        pattern = "|".join(re.escape(p) + r"(?![\w-]|\.\w)" for p in private)
+        return re.sub(pattern, lambda m: private[m.group(0)], value)
+    return value
+
+
+def _write_config(run, target: Path, private: dict[str, str]) -> None:
+    """The run's ``config.toml``, with its data set named as the metadata names it
+    (byte for byte the run's when it names no private path)."""
+    import tomli_w
+
+    public = scrub(run.config, private)
+    raw = (run.path / hub.CONFIG_FILE).read_bytes()
+    target.write_bytes(raw if public == run.config else tomli_w.dumps(public).encode("utf-8"))
 
 
 def _epochs(run_path: Path) -> Optional[int]:
