@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -81,7 +82,15 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
         raise bad()
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past float's range
+                number = math.inf
+            # No option takes inf or nan (none means "no limit"), and one would only
+            # surface later as a NaN loss, blamed on the learning rate.
+            if not math.isfinite(number):
+                raise ConfigError(f"'{key}' must be a finite number, got {value!r}")
+            return number
         raise bad()
     if tp is str:
         if isinstance(value, str):

@@ -178,7 +178,9 @@ class DiskImages:
             want = (j - i) * size
             chunk = os.pread(fd, want, self._offset + int(stored[i]) * size)
             if len(chunk) != want:
-                raise ZooError(f"{self.path} was cut short while training; delete it and retry")
+                # cached() refuses a cut-short file, so the next load writes the cache anew.
+                raise ZooError(f"zoo's image cache {self.path} was cut short while training (by another "
+                               f"program or a full disk); zoo writes it anew when the data is next loaded")
             flat[i:j] = np.frombuffer(chunk, np.uint8).reshape(j - i, size)
             i = j
         return out

@@ -198,3 +198,21 @@ def resume_mid_epoch(metric_values: list, backend: str, random_state: dict, echo
                 restore_backend_random_state(backend, random_state)
 
     return ResumeMidEpoch()
+
+
+def finished_epoch_logs(model, metric_values: list, epoch: int, echo: Callable[[str], None]) -> dict:
+    """The training metrics of an epoch whose batches had all trained when the
+    run stopped (a checkpoint after its last batch, then a kill before the
+    epoch's end): ``fit`` has no batch left to train, so it would log none.
+    They come from the metric sums that checkpoint holds, which is what an
+    uninterrupted run's ``fit`` reports at the epoch's end."""
+    from .state import restore_metric_state
+
+    where = f"epoch {epoch + 1} had trained all its batches when the run stopped, so its row in metrics.csv"
+    if metric_values and restore_metric_state(model, metric_values):
+        echo(f"Notice: {where} takes their metrics from the checkpoint, and has no timing "
+             f"(seconds, images_per_second)")
+        return {name: float(np.asarray(value)) for name, value in model.get_metrics_result().items()}
+    echo(f"Notice: {where} has no training metrics (the model's metrics changed since the checkpoint) "
+         f"and no timing (seconds, images_per_second)")
+    return {}

@@ -203,11 +203,32 @@ def read_checkpoint(run_dir: Path, missing_ok: bool = False) -> Optional[Checkpo
         if missing_ok:
             return None
         raise ZooError(f"{path} is damaged ({exc}); the run cannot be resumed") from None
+    if not _own_checkpoint(run_dir, state.file):
+        if missing_ok:
+            return None
+        raise ZooError(
+            f"{path} names {state.file!r}, outside this run's {FOLDER}/ folder; a run resumes only from its "
+            f"own checkpoints, so restore the run's {STATE_FILE}, or resume the run that file belongs to"
+        )
     if not (run_dir / state.file).is_file():
         if missing_ok:
             return None
         raise ZooError(f"{path} names {state.file}, which is missing; the run cannot be resumed")
     return state
+
+
+def _own_checkpoint(run_dir: Path, file: object) -> bool:
+    """Whether ``file`` (from checkpoint.json) is a file directly in the run's
+    checkpoints/ folder, as zoo writes it: not another run's (``../other/...``,
+    an absolute path), nor reached through a link."""
+    if not isinstance(file, str) or not file:
+        return False
+    relative = Path(file)
+    if relative.is_absolute() or len(relative.parts) != 2 or relative.parts[0] != FOLDER:
+        return False
+    if relative.parts[1] in (".", ".."):
+        return False
+    return (run_dir / relative).resolve() == run_dir.resolve() / relative
 
 
 def clean_temporary_files(run_dir: Path) -> None:

@@ -18,15 +18,23 @@ is fed through a ``keras.utils.PyDataset`` on every backend: each batch is read
 from zoo's 8-bit on-disk cache by two threads ahead of the train step, in the
 epoch's order, so memory holds a few batches, not the data set.
 
+An error zoo raises while reading such a batch (its cache damaged meanwhile)
+reaches the user as the line zoo wrote: the backend's data pipeline would wrap
+it in an error of its own, with both tracebacks (TensorFlow's ``UnknownError:
+Graph execution error``), so the feeder keeps the original and
+:meth:`Feeder.own_errors` raises it in place of the wrapper.
+
 Keras is imported inside functions only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from ..errors import ZooError
 from ..stream import is_streamed
 
 
@@ -43,6 +51,8 @@ class Feeder:
         self.backend = backend
         self._tensors = None
         self.streamed = is_streamed(self.arrays[0])
+        #: The first ZooError raised while reading a streamed batch, until :meth:`own_errors` raises it.
+        self.failure: Optional[ZooError] = None
         if backend == "tensorflow" and not self.streamed:
             import tensorflow as tf
 
@@ -53,12 +63,33 @@ class Feeder:
     def __len__(self) -> int:
         return len(self.arrays[0])
 
+    @contextlib.contextmanager
+    def own_errors(self, then: Optional[Callable[[], str]] = None) -> Iterator[None]:
+        """Around ``fit`` / ``evaluate`` on this feeder's inputs: whatever the backend
+        raises after a batch failed to load, the batch's own ZooError comes out,
+        followed by ``then()`` (what to do next), if given."""
+        self.failure = None
+        try:
+            yield
+        except Exception:
+            failure, self.failure = self.failure, None
+            if failure is None:
+                raise
+            if then is not None:
+                failure.args = (f"{failure}; {then()}",)
+            raise failure.with_traceback(None) from None
+
+    def _record(self, error: ZooError) -> None:
+        if self.failure is None:  # the first: other reader threads fail after it on the same cause
+            self.failure = error
+
     def fit_inputs(self, order: np.ndarray, flips: np.ndarray | None = None) -> dict[str, Any]:
         """Keyword arguments for ``fit``: the examples at ``order``, in that order;
         with ``flips`` (bools, one per position), those images mirrored left-right."""
         if self.streamed:
             # shuffle=False: Keras would otherwise shuffle a PyDataset's batches.
-            return {"x": streamed_batches(self.arrays, order, flips, self.batch_size), "shuffle": False}
+            return {"x": streamed_batches(self.arrays, order, flips, self.batch_size, self._record),
+                    "shuffle": False}
         if self._tensors is not None:
             return {"x": self._dataset(order, flips), "shuffle": False}
         images = self.arrays[0][order]  # a copy: flipping it leaves the data set as it was
@@ -72,7 +103,7 @@ class Feeder:
     def evaluate_inputs(self) -> dict[str, Any]:
         """Keyword arguments for ``evaluate``: every example, in stored order."""
         if self.streamed:
-            return {"x": streamed_batches(self.arrays, np.arange(len(self)), None, self.batch_size)}
+            return {"x": streamed_batches(self.arrays, np.arange(len(self)), None, self.batch_size, self._record)}
         if self._tensors is not None:
             return {"x": self._dataset(np.arange(len(self)))}
         inputs = {"x": self.arrays[0], "batch_size": self.batch_size}
@@ -107,9 +138,11 @@ class Feeder:
 STREAM_WORKERS, STREAM_QUEUE = 2, 4
 
 
-def streamed_batches(arrays: tuple, order: np.ndarray, flips: np.ndarray | None, batch_size: int):
+def streamed_batches(arrays: tuple, order: np.ndarray, flips: np.ndarray | None, batch_size: int,
+                     record: Callable[[ZooError], None] = lambda error: None):
     """A ``keras.utils.PyDataset`` of the examples at ``order``, batch by batch:
-    images read from disk (mirrored where ``flips`` says), labels from memory."""
+    images read from disk (mirrored where ``flips`` says), labels from memory.
+    A ZooError reading a batch is passed to ``record`` before it propagates."""
     import keras
 
     class StreamedBatches(keras.utils.PyDataset):
@@ -124,7 +157,11 @@ def streamed_batches(arrays: tuple, order: np.ndarray, flips: np.ndarray | None,
         def __getitem__(self, index: int):
             part = slice(index * batch_size, (index + 1) * batch_size)
             positions = self.order[part]
-            images = arrays[0].read(positions, None if self.flips is None else self.flips[part])
+            try:
+                images = arrays[0].read(positions, None if self.flips is None else self.flips[part])
+            except ZooError as error:
+                record(error)
+                raise
             # As Keras packs arrays given to fit: (x,) or (x, y).
             return (images, *(np.asarray(a[positions]) for a in arrays[1:]))
 

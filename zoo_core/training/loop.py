@@ -265,6 +265,7 @@ def train_run(
     """Train ``resolved`` and fill ``run_dir``. The folder is created only
     once the data has loaded and the model is built, so a bad input leaves
     nothing behind."""
+    replicas.refuse_torchrun(backend)
     train = resolved.config.train
     if train.distribute == "data-parallel" and not replicas.is_main_process(backend):
         # torchrun's rank 0 writes the run; another process
@@ -382,6 +383,7 @@ def resume_run(
     from ..locks import RunLock
 
     start = time.perf_counter()
+    replicas.refuse_torchrun(backend)
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
@@ -438,6 +440,7 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
             f"dataset '{resolved.config.dataset}' now gives {data.info.image_shape} images, but the run "
             f"was trained on {tuple(stored_shape)}; it cannot be resumed on this data"
         )
+    _refuse_changed_split(doc.get("data", {}), data, resolved.config.dataset)
 
     from ..backend import import_keras, keras_without_tensorflow
 
@@ -458,11 +461,26 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
         return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
 
 
+def _refuse_changed_split(stored: dict, data: Dataset, name: str) -> None:
+    """A data set whose image count changed (an image folder that gained files)
+    splits into train and test anew: resuming on it would train on another
+    split, possibly on the run's former test images."""
+    then = (stored.get("train_images"), stored.get("test_images"))
+    now = (len(data.x_train), len(data.x_test))
+    if None in then or tuple(then) == now:
+        return
+    raise ZooError(
+        f"dataset '{name}' changed since the run started: {sum(then):,} images then ({then[0]:,} train, "
+        f"{then[1]:,} test), {sum(now):,} now ({now[0]:,} train, {now[1]:,} test), so its train/test split "
+        f"would change and could move test images into training; restore the data as it was, or start a new run"
+    )
+
+
 def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,
                 echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
     data, then validation, a checkpoint, the CSV row, logs and grids."""
-    from .callbacks import Grids, SignalStop, first_bad_value, make_callbacks, resume_mid_epoch
+    from .callbacks import Grids, SignalStop, finished_epoch_logs, first_bad_value, make_callbacks, resume_mid_epoch
     from .checkpoints import read_checkpoint, save_checkpoint
     from ..eventlog import EventLog
 
@@ -525,8 +543,11 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 watch.reset(state.global_step)
                 extra = [resume_mid_epoch(state.metric_state, backend, state.backend_random_state, echo)] if first else []
                 began = time.perf_counter()
-                history = model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch,
-                                    callbacks=callbacks + extra, verbose=verbose)
+                history = None  # a run stopped after the epoch's last batch, before its end, has none left
+                if first < steps_per_epoch:
+                    with feeder.own_errors(lambda: _next_step(run_dir)):
+                        history = model.fit(**inputs, epochs=epoch + 1, initial_epoch=epoch,
+                                            callbacks=callbacks + extra, verbose=verbose)
                 seconds = time.perf_counter() - began
                 if watch.bad:
                     name, value, step = watch.bad
@@ -541,7 +562,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                     checkpoint(model, epoch, first + watch.batches)
                     break
 
-                logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+                logs = (finished_epoch_logs(model, state.metric_state, epoch, echo) if history is None
+                        else {k: float(v[-1]) for k, v in history.history.items() if v})
                 if count > 1:
                     replicas.share_statistics(model)
                 # A model may fit something of its own to the training images after each
@@ -551,7 +573,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 if callable(refit):
                     refit(x, seed=train.seed * 1009 + epoch)
                 if validation is not None:
-                    scores = model.evaluate(**validation.evaluate_inputs(), verbose=0, return_dict=True)
+                    with validation.own_errors(lambda: _next_step(run_dir)):
+                        scores = model.evaluate(**validation.evaluate_inputs(), verbose=0, return_dict=True)
                     logs.update({f"val_{k}": float(v) for k, v in scores.items()})
                 if count > 1:
                     logs = replicas.mean_logs(logs)
@@ -561,8 +584,9 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                         f"epoch was not saved; {last_good()}. Try a lower learning rate, "
                         f"e.g. --learning-rate {train.learning_rate / 10:g}"
                     )
-                logs["seconds"] = seconds
-                logs["images_per_second"] = (len(x) - first * batch) / seconds
+                if history is not None:  # else no batch was timed
+                    logs["seconds"] = seconds
+                    logs["images_per_second"] = (len(x) - first * batch) / seconds
                 if first == 0:
                     epoch_seconds.append(seconds)
                 state.history.append({"epoch": epoch + 1, **logs})
@@ -571,8 +595,8 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 if events:
                     events.write(epoch + 1, logs)
                 grids.write(model, epoch + 1)
-                echo(f"Epoch {epoch + 1}/{train.epochs}: {format_logs(logs)} "
-                     f"({logs['images_per_second']:,.0f} images/s, {seconds:.1f} s)")
+                timing = f" ({logs['images_per_second']:,.0f} images/s, {seconds:.1f} s)" if history is not None else ""
+                echo(f"Epoch {epoch + 1}/{train.epochs}: {format_logs(logs)}{timing}")
     except KeyboardInterrupt:
         # A second signal: stop now, leave the last checkpoint as it is.
         raise Interrupted(

@@ -48,6 +48,34 @@ def torch_started() -> bool:
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
+def launched_processes() -> int:
+    """How many processes ``torchrun`` started beside this one, itself included
+    (1 when it did not start this one)."""
+    if "TORCHELASTIC_RUN_ID" not in os.environ and not torch_started():
+        return 1
+    for name in ("WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        try:
+            return max(1, int(os.environ[name]))
+        except (KeyError, ValueError):
+            continue
+    return 1
+
+
+def refuse_torchrun(backend: str) -> None:
+    """Refuse, before any work, a run that ``torchrun`` started several times
+    on a backend other than PyTorch: only PyTorch joins its processes, so each
+    would train the same run on its own, in the same run folder."""
+    processes = launched_processes()
+    if backend == "torch" or processes < 2:
+        return
+    engine = "TensorFlow's MirroredStrategy" if backend == "tensorflow" else "Keras' DataParallel on JAX"
+    raise ZooError(
+        f"this process is one of {processes} that torchrun started, but torchrun serves only --backend torch: "
+        f"on {backend} each would train the same run on its own; run zoo once, without torchrun, with "
+        f"--distribute data-parallel to split each batch over the devices ({engine}), or use --backend torch"
+    )
+
+
 def world_size() -> int:
     """Processes in this PyTorch run (1 outside torchrun)."""
     import torch.distributed as dist
