@@ -45,7 +45,10 @@ def test_export_to_a_full_disk_is_one_line_in_a_real_process(room, out, tmp_path
     fresh process (the crash came at its exit), so each takes about 15 s."""
     size = room(gan_weights_size()) // 4096 * 4096
     with tmpfs(tmp_path / "small", str(size)) as disk:
-        env = {**os.environ, "ZOO_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+        scratch = tmp_path / "tmp"  # the system temp folder of that process: Keras uses it while saving
+        scratch.mkdir()
+        env = {**os.environ, "ZOO_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TMPDIR": str(scratch)}
         done = subprocess.run([sys.executable, "-m", "zoo_core.cli", "export", GAN, "--pretrained", disk / out],
                               capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
         assert done.returncode == 1, (done.returncode, done.stderr[-3000:])
@@ -54,6 +57,7 @@ def test_export_to_a_full_disk_is_one_line_in_a_real_process(room, out, tmp_path
         assert errors == [f"Error: cannot write {disk / out}: the disk is full; free some space or choose "
                           f"another disk"], done.stderr[-3000:]
         assert list(disk.iterdir()) == []  # no OUT, no staging folder, no half-written zip
+        assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.one_backend

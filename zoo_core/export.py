@@ -207,13 +207,20 @@ def save_weights(model, path: Path) -> None:
     whose failure is a plain ``OSError``; the weights are taken out of it and
     written with ordinary file writes.
     """
+    import tempfile
+
     bundle = path.with_name(f".{path.stem}.zoo-weights.keras")
-    try:
-        model.save(bundle)
-        with zipfile.ZipFile(bundle) as archive:
-            data = archive.read(hub.WEIGHTS_FILE)  # the name Keras gives the weights inside a .keras
-    finally:
-        bundle.unlink(missing_ok=True)
+    saved_tempdir = tempfile.tempdir
+    # Keras leaves its temporary assets folder behind when the save fails: in one of ours, removed here.
+    with tempfile.TemporaryDirectory(prefix="zoo-export-") as scratch:
+        try:
+            tempfile.tempdir = scratch
+            model.save(bundle)
+            with zipfile.ZipFile(bundle) as archive:
+                data = archive.read(hub.WEIGHTS_FILE)  # the name Keras gives the weights inside a .keras
+        finally:
+            tempfile.tempdir = saved_tempdir
+            bundle.unlink(missing_ok=True)
     path.write_bytes(data)
 
 
