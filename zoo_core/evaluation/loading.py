@@ -85,9 +85,15 @@ def load_run(path, registry, backend: Optional[str] = None, *, pretrained: bool 
              echo: Callable[[str], None] = print) -> LoadedRun:
     """Open a run folder, ``.keras`` file, exported model, URL or (with
     ``pretrained``) a preset's weights, and load its model (choosing the
-    backend first), attaching the loss its config names."""
+    backend first), attaching the loss its config names. ``registry`` None
+    means every installed plugin."""
     from ..backend import choose_backend
     from ..resolve import resolve_stored
+
+    if registry is None:
+        from ..registry import load_registry
+
+        registry = load_registry()
 
     run = path if isinstance(path, Run) else open_source(path, registry, pretrained=pretrained, echo=echo)
     choose_backend(backend)
