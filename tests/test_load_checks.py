@@ -356,3 +356,25 @@ def test_keras_nested_advice_comes_out_as_its_root_cause(lambda_files, cli):
     (nine lines); the user sees the innermost reason only."""
     line = only_line(cli("sample", lambda_files["activation"], "--num", 2).output)
     assert "Could not locate function 'double'" in line and "from_config" not in line
+
+
+@pytest.mark.one_backend
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_a_deeply_nested_keras_config_is_one_short_line(saved_vae, depth, tmp_path, cli):
+    """A config.json nested deeper than Python's JSON reader follows (100,000):
+    no RecursionError traceback; nested values Keras quotes back (900): the
+    line is cut short."""
+    def nest(config):
+        config["config"]["junk"] = json.loads("[" * 900 + "]" * 900)
+
+    bad = rewrite_keras(saved_vae, tmp_path / "deep.keras", nest)
+    if depth > 900:
+        with zipfile.ZipFile(saved_vae) as old, zipfile.ZipFile(bad, "w") as new:
+            for info in old.infolist():
+                data = old.read(info)
+                new.writestr(info.filename, b"[" * depth + b"]" * depth if info.filename == "config.json" else data)
+    result = cli("sample", bad, "--num", 2)
+    assert result.exit_code != 0
+    line = only_line(result.output)
+    assert len(line) < 500, line
+    assert ("nested too deeply" if depth > 900 else "Unrecognized keyword arguments") in line

@@ -138,24 +138,28 @@ def keras_file_config(path: Path) -> dict:
     try:
         with zipfile.ZipFile(path) as archive:
             return json.loads(archive.read("config.json"))
+    except RecursionError:
+        raise ZooError(f"{path} is not a valid .keras file: its config.json is nested too deeply") from None
     except (KeyError, zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ZooError(f"{path} is not a valid .keras file: {exc}") from None
 
 
 def _lambda_functions(config: Any):
     """For each Lambda layer in a saved config: the name of the function it
-    calls, or None for code stored in the file (or anything else)."""
-    if isinstance(config, list):
-        for item in config:
-            yield from _lambda_functions(item)
-    elif isinstance(config, dict):
-        inner = config.get("config")
-        if config.get("class_name") == "Lambda" and isinstance(inner, dict):
-            function = inner.get("function")
-            named = isinstance(function, dict) and function.get("class_name") == "function"
-            yield str(function.get("config")) if named else None
-        for value in config.values():
-            yield from _lambda_functions(value)
+    calls, or None for code stored in the file (or anything else). A walk
+    with a stack: a file's nesting must not exhaust Python's recursion."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            inner = item.get("config")
+            if item.get("class_name") == "Lambda" and isinstance(inner, dict):
+                function = inner.get("function")
+                named = isinstance(function, dict) and function.get("class_name") == "function"
+                yield str(function.get("config")) if named else None
+            stack.extend(item.values())
 
 
 def plugin_for_module(module: str, registry) -> Optional[Any]:
@@ -221,7 +225,8 @@ def load_model(run: Run, registry=None):
             with _sharing_scope():
                 return keras.saving.deserialize_keras_object(stored, safe_mode=True)
 
-        check_size(count_parameters(deserialize), keras_weights_bytes(run.model_path), str(run.model_path))
+        check_size(count_parameters(deserialize), keras_weights_bytes(run.model_path),
+                   run.source or str(run.model_path))
         try:
             return keras.saving.load_model(run.model_path, safe_mode=True)
         except ValueError as exc:
@@ -231,7 +236,7 @@ def load_model(run: Run, registry=None):
                     f"when loaded; zoo loads models only in Keras' safe mode"
                 ) from None
             raise ZooError(f"cannot load {run.model_path}: {root_cause(exc)}") from None
-        except (OSError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        except (OSError, KeyError, TypeError, RecursionError, zipfile.BadZipFile) as exc:
             raise ZooError(f"cannot load {run.model_path}: {type(exc).__name__}: {root_cause(exc)}") from None
 
 
@@ -400,10 +405,12 @@ def _sharing_scope():
 
 def root_cause(exc: BaseException) -> str:
     """The first line of the innermost reason in a Keras message (which nests
-    each enclosing object's advice around it)."""
+    each enclosing object's advice around it), at most about 300 characters."""
     text = str(exc)
     marker = "Exception encountered: "
     if marker in text:
         text = text.rsplit(marker, 1)[1]
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    line = lines[0] if lines else type(exc).__name__
+    # Keras quotes the offending values, which a file can make as long as it likes.
+    return line if len(line) <= 300 else line[:300] + " ..."
