@@ -19,7 +19,8 @@ import zoo_core
 from zoo_core import hub
 from zoo_core.errors import ZooError
 from zoo_core.registry import load_registry
-from zoo_core.runs import SLACK_PARAMETERS, count_parameters, load_model, open_run, open_source
+from zoo_core.runs import load_model, open_run, open_source
+from zoo_core.sizes import SLACK_PARAMETERS, count_parameters
 
 from test_cli import assert_clean_error
 
@@ -186,7 +187,7 @@ def test_a_zip_directory_cannot_claim_more_weights_than_the_file_has(saved_vae, 
     """A stored member's declared size is bounded by the file's own size, so a
     forged directory entry (2 GB of weights in a 1 MB file) does not let a
     huge config through."""
-    from zoo_core.runs import keras_weights_bytes
+    from zoo_core.sizes import keras_weights_bytes
 
     honest = zipfile.ZipFile(saved_vae).getinfo("model.weights.h5").file_size
     assert keras_weights_bytes(saved_vae) == honest
