@@ -304,3 +304,43 @@ def test_non_finite_options_are_refused_naming_the_key(cli, tiny_npz, setting, k
 def test_a_non_finite_learning_rate_flag_is_refused(cli, tiny_npz):
     assert_clean_error(cli("train", "vae", "--dataset", f"npz:{tiny_npz}", "--learning-rate", "inf"),
                        "'train.learning_rate' must be a finite number")
+
+
+# === TensorFlow's remapper on models of several networks ===
+
+
+def test_a_gan_on_tensorflow_logs_no_remapper_error(tiny_npz, tmp_path):
+    """With oneDNN on (TensorFlow's default on most x86 CPUs) and TensorFlow's
+    ERROR lines shown (TF_CPP_MIN_LOG_LEVEL=2, as many users set it), a GAN's
+    train step made grappler's remapper fail with an ``E0000 ... remapper
+    failed`` line; a real process. Over 10 s: it imports TensorFlow and trains."""
+    if backend() != "tensorflow":
+        pytest.skip("a TensorFlow graph optimizer")
+    result = zoo_process(["train", "dcgan", "--dataset", f"npz:{tiny_npz}", "--epochs", "1", "--batch-size", "8",
+                          "--set", "latent_dim=4", "--set", "generator_filters=[8,4]",
+                          "--set", "discriminator_filters=[4,8]", "--set", "grid_size=2", "--out", tmp_path / "run"],
+                         env={"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "remapper failed" not in result.stdout and "E0000" not in result.stdout, result.stdout
+
+
+def test_the_remapper_is_off_only_for_a_multi_network_run(registry):
+    """A one-network model keeps the remapper (it works there); the setting ends with the run."""
+    if backend() != "tensorflow":
+        pytest.skip("a TensorFlow graph optimizer")
+    import tensorflow as tf
+
+    from test_resilience import resolved
+    from zoo_core.training.devices import execution
+    from zoo_core.training.loop import build_model, compile_model, load_data
+
+    def remapping():
+        return tf.config.optimizer.get_experimental_options().get("remapping", True)
+
+    for model, expected in (("vae", True), ("dcgan", False)):
+        run = resolved(registry, model, epochs=1)
+        data = load_data(run)
+        with execution(run.config.train, "tensorflow"):
+            compile_model(build_model(run, data.info), run.config.train, "tensorflow")
+            assert remapping() is expected, model
+        assert remapping() is True

@@ -113,6 +113,7 @@ def execution(train, backend: str) -> Iterator[None]:
 
     policy = keras.config.dtype_policy()
     distribution = keras.distribution.distribution()
+    remapper = _remapper_option() if backend == "tensorflow" else None
     try:
         if train.precision != "float32":
             keras.config.set_dtype_policy(train.precision)
@@ -130,6 +131,39 @@ def execution(train, backend: str) -> Iterator[None]:
     finally:
         keras.config.set_dtype_policy(policy)
         keras.distribution.set_distribution(distribution)
+        if remapper is not None:
+            import tensorflow as tf
+
+            tf.config.optimizer.set_experimental_options({"remapping": remapper})
+
+
+def _remapper_option() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.optimizer.get_experimental_options().get("remapping", True))
+
+
+def quiet_remapper(model, backend: str) -> None:
+    """TensorFlow: turn grappler's remapper pass (its ``remapping`` option) off
+    for a model of several networks, until :func:`execution` ends.
+
+    With oneDNN (TensorFlow's default on most x86 CPUs), the remapper tries to
+    fuse a discriminator's Conv2D + BiasAdd + LeakyRelu in a train step whose
+    gradient also reads the BiasAdd, fails, and logs ``E0000 ...
+    meta_optimizer.cc: remapper failed: INVALID_ARGUMENT: Mutation::Apply
+    error`` when the step is compiled: an ERROR line the user can do nothing
+    about (shown unless TF_CPP_MIN_LOG_LEVEL is 3). A failed pass leaves the
+    graph as it was, so turning it off changes nothing but the line (measured
+    on a tiny DCGAN: the same images/s within noise); the other grappler passes,
+    and their errors, stay. One-network models keep it: there it succeeds."""
+    if backend != "tensorflow":
+        return
+    from .multinet import MultiNetworkModel
+
+    if isinstance(model, MultiNetworkModel):
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"remapping": False})
 
 
 @contextlib.contextmanager

@@ -114,10 +114,11 @@ def compile_model(model, train, backend: Optional[str] = None):
     """Compile with the run's optimizer and execution settings, and create
     the optimizer's slots now, so that a checkpoint's optimizer state has
     somewhere to load into."""
-    from .devices import compile_options
+    from .devices import compile_options, quiet_remapper
 
     options = compile_options(train, backend) if backend else {}
     model.compile(optimizer=make_optimizer(train), **options)
+    quiet_remapper(model, backend)
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:
         optimizer.build(model.trainable_variables)
