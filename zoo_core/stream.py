@@ -167,7 +167,11 @@ class DiskImages:
         stored = positions if self.positions is None else self.positions[positions]
         out = np.empty((len(stored), *self._image_shape), np.uint8)
         flat = out.reshape(len(stored), -1)
-        fd = self._descriptor()
+        try:
+            fd = self._descriptor()
+        except OSError as exc:
+            raise ZooError(f"cannot open zoo's image cache {self.path} ({exc.strerror or exc}); "
+                           f"zoo writes it anew when the data is next loaded") from None
         size = self._image_bytes
         # Consecutive stored images are read with one call.
         i = 0
@@ -176,7 +180,10 @@ class DiskImages:
             while j < len(stored) and stored[j] == stored[j - 1] + 1:
                 j += 1
             want = (j - i) * size
-            chunk = os.pread(fd, want, self._offset + int(stored[i]) * size)
+            try:
+                chunk = os.pread(fd, want, self._offset + int(stored[i]) * size)
+            except OSError as exc:  # e.g. EIO: a failing disk
+                raise ZooError(f"cannot read zoo's image cache {self.path} ({exc.strerror or exc})") from None
             if len(chunk) != want:
                 # cached() refuses a cut-short file, so the next load writes the cache anew.
                 raise ZooError(f"zoo's image cache {self.path} was cut short while training (by another "
