@@ -147,7 +147,7 @@ def zoo_param_count(preset: str, workdir: Path) -> int:
 
 EXPORT = """
 import sys, numpy as np
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 name, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 base, _, arg = name.partition(":")
 data = load_registry().dataset(base).load(arg or None, None)

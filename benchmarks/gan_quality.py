@@ -32,7 +32,7 @@ DEFAULT_CLASSIFIER = CACHE / "fashion-classifier.keras"
 
 
 def load_fashion_mnist():
-    from zoo_core.registry import load_registry
+    from zoo_core.plugins.registry import load_registry
 
     return load_registry().dataset("fashion-mnist").load(None, None)
 

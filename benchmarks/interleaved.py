@@ -113,7 +113,7 @@ def zoo_preset(case, registry, wanted: int, backend: str):
     N being ``wanted`` rounded down to whole batches, as in bench_train.py."""
     from zoo_core.training.callbacks import SignalStop, make_callbacks
     from zoo_core.training.feeding import Feeder
-    from zoo_core.resolve import resolve_run
+    from zoo_core.plugins.resolve import resolve_run
     from zoo_core.training import build_model, compile_model, epoch_order
 
     resolved = resolve_run(registry, case.preset)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
 
     import keras
 
-    from zoo_core.registry import load_registry
+    from zoo_core.plugins.registry import load_registry
 
     backend = keras.backend.backend()
     case = next(c for c in CASES if c.model == args.model)

@@ -70,8 +70,8 @@ def build_pair(case, registry, wanted: int, backend: str):
     import importlib
     import warnings
 
-    from zoo_core.config import make_config
-    from zoo_core.resolve import resolve_run
+    from zoo_core.plugins.config import make_config
+    from zoo_core.plugins.resolve import resolve_run
     from zoo_core.training import build_model, compile_model
 
     resolved = resolve_run(registry, case.preset)
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         sys.path.insert(0, tmp)
         import keras
 
-        from zoo_core.registry import load_registry
+        from zoo_core.plugins.registry import load_registry
 
         backend = keras.backend.backend()
         registry = load_registry()

@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     from zoo_core.evaluation.classifier import get_classifier
     from zoo_core.evaluation.loading import load_run, pick
     from zoo_core.evaluation.sampling import generate, reconstruct
-    from zoo_core.registry import load_registry
+    from zoo_core.plugins.registry import load_registry
     from zoo_vaegan import mixture
 
     registry = load_registry()

@@ -30,23 +30,33 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 _session_folder("JAX_COMPILATION_CACHE_DIR", "zoo-test-jax-")
 
+#: Files whose every test has an outcome that cannot depend on the Keras backend
+#: (CLI parsing, configs, the plugin machinery, data loaders' numpy, file safety,
+#: messages): marked one_backend, so CI runs them on TensorFlow only. Training,
+#: resume, data parallelism, export/load, numerical and loss tests run on all three.
+ONE_BACKEND_FILES = {
+    "test_cli.py", "test_config.py", "test_hooks.py", "test_plugins.py", "test_machine_output.py",
+    "test_no_backend_code.py", "test_data_command.py", "test_datasets.py", "test_clear_messages.py",
+    "test_write_errors.py", "test_run_folders.py", "test_real_media.py", "test_scaffold.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in ONE_BACKEND_FILES:
+            item.add_marker(pytest.mark.one_backend)
+
+
 from zoo_core.hookspecs import hookimpl  # noqa: E402
-from zoo_core.registry import load_registry  # noqa: E402
+from zoo_core.plugins.registry import load_registry  # noqa: E402
 from zoo_core.specs import Dataset, DatasetSpec  # noqa: E402
 
 
 def tiny_images(n=32, shape=(28, 28, 1), seed=0):
-    """Blobs on a dark background: enough structure for a loss to fall."""
-    rng = np.random.default_rng(seed)
-    h, w, c = shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    images = np.zeros((n, h, w, c), np.float32)
-    for i in range(n):
-        cy, cx = rng.uniform(h * 0.3, h * 0.7), rng.uniform(w * 0.3, w * 0.7)
-        r = rng.uniform(h * 0.1, h * 0.25)
-        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
-        images[i] = blob[..., None] * rng.uniform(0.6, 1.0, size=c)
-    return np.clip(images, 0, 1)
+    """Blobs on a dark background: enough structure for a loss to fall (zoo_core.testing's own)."""
+    from zoo_core.testing import blob_images
+
+    return blob_images(n, shape, seed)
 
 
 def tiny_dataset(arg=None, image_size=None, shape=(28, 28, 1)):

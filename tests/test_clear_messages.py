@@ -96,7 +96,7 @@ def labelled(y_train, y_test, num_classes=None):
 
 
 def test_sparse_label_ids_are_renumbered_with_a_notice():
-    from zoo_core.data import check_dataset
+    from zoo_core.data.loading import check_dataset
 
     data = check_dataset(labelled([0, 10**9, 5, 5], [10**9, 0], num_classes=10**9 + 1))
     assert data.num_classes == 3 and data.y_train.tolist() == [0, 2, 1, 1] and data.y_test.tolist() == [2, 0]
@@ -106,7 +106,7 @@ def test_sparse_label_ids_are_renumbered_with_a_notice():
 
 
 def test_too_many_classes_are_refused():
-    from zoo_core.data import check_dataset
+    from zoo_core.data.loading import check_dataset
 
     with pytest.raises(ZooError, match="2,000 distinct labels; zoo takes at most 1000"):
         check_dataset(labelled(np.arange(2000), [0, 1]))
@@ -139,8 +139,8 @@ import json, sys
 from zoo_core.backend import choose_backend, import_keras
 choose_backend()
 keras = import_keras()
-from zoo_core.registry import load_registry
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.specs import DataInfo
 from zoo_core.training import build_model
 resolved = resolve_run(load_registry(), "vae", overrides=["filters=[4,8]", "dense_units=8"], require_dataset=False)
@@ -237,9 +237,9 @@ def test_build_takes_shape_and_classes_from_the_dataset(cli, tmp_path):
     result = cli("build", "vae", "--set", "filters=[4,8]", "--dataset", f"folder:{tmp_path / 'pics'}",
                  "--set", "image_size=16")
     assert "for 16x16x3 images" in result.output
-    from zoo_core.data import dataset_info
-    from zoo_core.registry import load_registry
-    from zoo_core.resolve import resolve_run
+    from zoo_core.data.loading import dataset_info
+    from zoo_core.plugins.registry import load_registry
+    from zoo_core.plugins.resolve import resolve_run
 
     resolved = resolve_run(load_registry(), "cgan", dataset=f"folder:{tmp_path / 'pics'}")
     assert dataset_info(resolved).num_classes == 3

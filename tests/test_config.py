@@ -6,10 +6,10 @@ from typing import Literal, Optional
 
 import pytest
 
-from zoo_core.config import TrainConfig, coerce, make_config, parse_overrides
+from zoo_core.plugins.config import TrainConfig, coerce, make_config, parse_overrides
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.registry import load_registry, read_preset_tables
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry, read_preset_tables
+from zoo_core.plugins.resolve import resolve_run
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from zoo_core.config import TrainConfig
+from zoo_core.plugins.config import TrainConfig
 from zoo_core.training.devices import compile_options
 from zoo_core.errors import ZooError
 
@@ -155,8 +155,8 @@ def test_each_process_feeds_its_share_of_every_batch():
 DATA_PARALLEL = textwrap.dedent("""
     import json, pathlib, sys, tempfile
     from tests.conftest import TinyDataPlugin
-    from zoo_core.registry import load_registry
-    from zoo_core.resolve import resolve_run
+    from zoo_core.plugins.registry import load_registry
+    from zoo_core.plugins.resolve import resolve_run
     from zoo_core.training import train_run
 
     registry = load_registry(plugins=[TinyDataPlugin()])
@@ -227,8 +227,8 @@ TORCH_RUN = textwrap.dedent("""
     import json, os, pathlib, sys, tempfile
     sys.path.insert(0, os.getcwd())
     from tests.conftest import TinyDataPlugin
-    from zoo_core.registry import load_registry
-    from zoo_core.resolve import resolve_run
+    from zoo_core.plugins.registry import load_registry
+    from zoo_core.plugins.resolve import resolve_run
     from zoo_core.training import resume_run, train_run
 
     import zoo_core.training.loop as loop

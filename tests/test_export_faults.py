@@ -12,9 +12,9 @@ import zipfile
 
 import pytest
 
-from zoo_core import hub
-from zoo_core.export import eval_summary, private_strings, scrub
-from zoo_core.registry import load_registry
+from zoo_core.saving import hub
+from zoo_core.sharing.export import eval_summary, private_strings, scrub
+from zoo_core.plugins.registry import load_registry
 
 from test_real_media import tmpfs
 from test_run_folders import one_line_error, train
@@ -87,7 +87,7 @@ def test_every_step_of_an_export_on_a_full_disk_fails_cleanly(cli, tiny_npz, tmp
 
 
 @pytest.mark.one_backend
-def test_an_export_names_its_data_but_not_where_it_lay(cli, tiny_npz, tmp_path):
+def test_an_export_names_its_data_but_not_where_it_lay(cli, tiny_npz, tmp_path, monkeypatch):
     run = tmp_path / "run"
     assert train(cli, tiny_npz, run).exit_code == 0
     assert str(tiny_npz) in (run / "config.toml").read_text()
@@ -108,6 +108,11 @@ def test_an_export_names_its_data_but_not_where_it_lay(cli, tiny_npz, tmp_path):
     assert cli("sample", shared, "--num", 2, "--out", tmp_path / "s.npz").exit_code == 0
     result = cli("eval", shared, "--metrics", "reconstruction", "--num", 4, "--dataset", f"npz:{tiny_npz}")
     assert result.exit_code == 0, result.output
+    # Without --dataset, from a folder without tiny.npz (the cli fixture's cwd is tmp_path, which has it):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = cli("eval", shared, "--metrics", "reconstruction", "--num", 4, "--no-save")
+    one_line_error(result, "tiny.npz", "the data set", "records", "--dataset NAME[:ARG]")
 
 
 @pytest.mark.one_backend

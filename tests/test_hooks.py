@@ -10,7 +10,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from zoo_core import plugins as plugins_module
+import zoo_core.plugins.manager as plugins_module
 from zoo_core.errors import DuplicateNameError, UnknownNameError
 from zoo_core.hookspecs import hookimpl
 from zoo_core.specs import LossSpec, ModelSpec, NoConfig, PresetSpec
@@ -195,8 +195,8 @@ def test_loss_from_another_plugin_trains_a_bundled_model(registry, make_registry
     """Losses are looked up by name: an in-test plugin's loss trains zoo-vae's model."""
     from dataclasses import dataclass as dc
 
-    from zoo_core.registry import load_registry
-    from zoo_core.resolve import resolve_run
+    from zoo_core.plugins.registry import load_registry
+    from zoo_core.plugins.resolve import resolve_run
     from zoo_core.training import train_run
 
     @dc(frozen=True)

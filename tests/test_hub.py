@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 import zoo_core
-from zoo_core import hub
+from zoo_core.saving import hub
 from zoo_core.errors import ZooError
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 
 from test_cli import assert_clean_error
 
@@ -512,7 +512,7 @@ def test_export_bad_inputs(cli, tmp_path):
 
 
 def test_export_counts_epochs_from_metrics_when_the_checkpoint_state_is_gone(tmp_path):
-    from zoo_core.export import _epochs
+    from zoo_core.sharing.export import _epochs
 
     assert _epochs(tmp_path) is None
     (tmp_path / "metrics.csv").write_text("epoch,loss\n1,0.5\n2,0.4\n")

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from zoo_core import hub, listing, runs
-from zoo_core.download import DEADLINE_ENV, cached_file, discard
+from zoo_core.saving import hub
+
+from zoo_core.cli import listing
+
+from zoo_core.saving import runs
+from zoo_core.saving.download import DEADLINE_ENV, cached_file, discard
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 from zoo_core.specs import PresetSpec
 
 from test_cli import assert_clean_error
@@ -287,9 +291,9 @@ def test_a_preset_whose_weights_hold_another_recipe_is_refused(preset, words, va
     line = next(line for line in text.splitlines() if line.startswith("Pretrained weights:"))
     assert "NOT usable" in line and words[0] in text
     # And the CLI refuses in one line.
-    import zoo_core.registry
+    import zoo_core.plugins.registry
 
-    monkeypatch.setattr(zoo_core.registry, "load_registry",
+    monkeypatch.setattr(zoo_core.plugins.registry, "load_registry",
                         lambda *a, **k: load_registry(*a, plugins=[plugin_with(spec)], **k))
     assert_clean_error(cli("sample", "odd-one", "--pretrained"), "does not match its weights", *words)
 
@@ -353,7 +357,7 @@ def test_a_full_cache_disk_keeps_no_partial_download_and_a_good_one_is_kept(serv
     for the download but not for unpacking it, then grown (needs root to mount)."""
     import subprocess
 
-    from zoo_core.files import WriteError
+    from zoo_core.storage.files import WriteError
 
     from test_real_media import tmpfs
 

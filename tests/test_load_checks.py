@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 import zoo_core
-from zoo_core import hub
+from zoo_core.saving import hub
 from zoo_core.errors import ZooError
-from zoo_core.registry import load_registry
-from zoo_core.runs import load_model, open_run, open_source
-from zoo_core.sizes import SLACK_PARAMETERS, count_parameters
+from zoo_core.plugins.registry import load_registry
+from zoo_core.saving.runs import load_model, open_run, open_source
+from zoo_core.saving.sizes import SLACK_PARAMETERS, count_parameters
 
 from test_cli import assert_clean_error
 
@@ -127,15 +127,7 @@ def test_the_refusing_process_stays_small(tmp_path):
     assert peak < 2048, f"the refusing process peaked at {peak:.0f} MiB"
 
 
-@pytest.fixture(scope="module")
-def saved_vae(tmp_path_factory):
-    from zoo_core.specs import DataInfo
-    from zoo_vae import plugin
-
-    model = plugin._build_conv(plugin.ConvVAEConfig(), DataInfo((28, 28, 1)), None)
-    path = tmp_path_factory.mktemp("m") / "vae.keras"
-    model.save(path)
-    return path
+from test_runs import saved_vae  # noqa: E402,F401  (a module-scoped fixture: a saved conv VAE)
 
 
 def rewrite_keras(source: Path, target: Path, change) -> Path:
@@ -154,7 +146,7 @@ def rewrite_keras(source: Path, target: Path, change) -> Path:
 def test_a_keras_file_is_counted_exactly(saved_vae, registry):
     import keras
 
-    from zoo_core.runs import keras_file_config
+    from zoo_core.saving.runs import keras_file_config
 
     model = load_model(open_run(saved_vae), registry)
     real = sum(int(keras.ops.size(v.value)) for v in model.weights)
@@ -187,7 +179,7 @@ def test_a_zip_directory_cannot_claim_more_weights_than_the_file_has(saved_vae, 
     """A stored member's declared size is bounded by the file's own size, so a
     forged directory entry (2 GB of weights in a 1 MB file) does not let a
     huge config through."""
-    from zoo_core.sizes import keras_weights_bytes
+    from zoo_core.saving.sizes import keras_weights_bytes
 
     honest = zipfile.ZipFile(saved_vae).getinfo("model.weights.h5").file_size
     assert keras_weights_bytes(saved_vae) == honest
@@ -219,7 +211,7 @@ def test_every_published_archive_loads_and_is_counted_exactly():
     import keras
 
     from zoo_core.backend import choose_backend
-    from zoo_core.runs import build_from_config
+    from zoo_core.saving.runs import build_from_config
 
     choose_backend(None)
     for preset in PRETRAINED:

@@ -30,8 +30,8 @@ def offline_mnist(tmp_path, monkeypatch):
 @pytest.fixture
 def chatty(monkeypatch):
     """Plugins and backends that print to stdout while they load."""
-    import zoo_core.plugin_report as plugin_report
-    import zoo_core.registry as registry
+    import zoo_core.plugins.report as plugin_report
+    import zoo_core.plugins.registry as registry
     import zoo_core.training.devices as devices
 
     real_load, real_describe, real_collect = registry.load_registry, devices.describe, plugin_report.collect

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo_core.config import make_config
-from zoo_core.registry import load_registry
+from zoo_core.plugins.config import make_config
+from zoo_core.plugins.registry import load_registry
 from zoo_core.specs import DataInfo
 
 from conftest import tiny_images

@@ -66,7 +66,7 @@ def test_no_backend_code_in_plugins(path):
 
 
 def test_no_backend_code_in_a_new_plugin(tmp_path):
-    from zoo_core.scaffold import KINDS, new_plugin
+    from zoo_core.cli.scaffold import KINDS, new_plugin
 
     for kind in KINDS:
         target, written = new_plugin(f"scan-{kind}", tmp_path, kind=kind)

@@ -15,7 +15,7 @@ import pluggy
 import pytest
 
 from zoo_core import __version__, hookspecs, specs
-from zoo_core import plugins as plugins_module
+import zoo_core.plugins.manager as plugins_module
 from zoo_core.errors import DuplicateNameError
 from zoo_core.hookspecs import hookimpl
 from zoo_core.specs import LossSpec, ModelSpec, NoConfig, PresetSpec
@@ -80,7 +80,7 @@ def fake_entry_points(monkeypatch):
 
 def test_hook_zoo_losses_pairs_by_interface(make_registry):
     """A loss from one plugin serves every model of another whose interface matches."""
-    from zoo_core.listing import entry_json
+    from zoo_core.cli.listing import entry_json
 
     class Models:
         name = "models"

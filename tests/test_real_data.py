@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from zoo_core.registry import load_registry
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.training import load_data
 
 FASHION = "/usr/share/datasets/fashion-mnist"

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from zoo_core.files import TMP_MARK
-from zoo_core.runfolder import is_run_folder
+from zoo_core.storage.files import TMP_MARK
+from zoo_core.storage.runfolder import is_run_folder
 from zoo_core.training.checkpoints import read_checkpoint
 
 from test_run_folders import one_line_error, train

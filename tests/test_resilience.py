@@ -26,7 +26,7 @@ from zoo_core.training.checkpoints import (
     save_checkpoint,
 )
 from zoo_core.errors import Interrupted, ZooError
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.training import TrainingDiverged, resume_run, train_run
 
 TINY_MODELS = {

@@ -16,8 +16,8 @@ import zipfile
 
 import pytest
 
-from zoo_core.locks import LOCK_FILE, RunLock, read_holder
-from zoo_core.runfolder import NEW_MARK, OLD_MARK, RUN_MARK, is_run_folder, remove_leftovers
+from zoo_core.storage.locks import LOCK_FILE, RunLock, read_holder
+from zoo_core.storage.runfolder import NEW_MARK, OLD_MARK, RUN_MARK, is_run_folder, remove_leftovers
 from zoo_core.training.checkpoints import read_checkpoint
 
 TINY = ["--epochs", 1, "--batch-size", 8, "--set", "filters=[4,8]", "--set", "dense_units=8",
@@ -174,8 +174,8 @@ def test_leftovers_of_a_killed_swap_are_put_back(tmp_path):
 
 
 def test_a_folder_filled_by_someone_else_meanwhile_is_never_replaced(tmp_path):
-    from zoo_core.files import WriteError
-    from zoo_core.runfolder import StagedRunFolder
+    from zoo_core.storage.files import WriteError
+    from zoo_core.storage.runfolder import StagedRunFolder
 
     folder = StagedRunFolder(tmp_path / "run")
     staging = folder.create()
@@ -247,7 +247,7 @@ def test_a_live_lock_refuses_every_writer_naming_its_holder(cli, tiny_npz, run):
 
 def test_lock_of_another_host_is_respected(tmp_path):
     (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "elsewhere", "since": "x"}))
-    from zoo_core.locks import RunInUse
+    from zoo_core.storage.locks import RunInUse
 
     with pytest.raises(RunInUse, match="process 1 on elsewhere"):
         RunLock(tmp_path).acquire()

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from zoo_core.errors import ZooError
-from zoo_core.runs import load_model, open_run
+from zoo_core.saving.runs import load_model, open_run
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def test_an_old_run_loads_with_its_optimizers(runs, model):
     import keras
 
     from zoo_core.multinet import NetworkOptimizers
-    from zoo_core.runs import load_model, open_run
+    from zoo_core.saving.runs import load_model, open_run
 
     loaded = load_model(open_run(runs / model))
     assert isinstance(loaded.optimizer, NetworkOptimizers)
@@ -66,7 +66,7 @@ def test_zoo_eval_reads_an_old_run(cli, runs, model):
 def test_an_old_run_resumes(runs, model):
     import keras
 
-    from zoo_core.registry import load_registry
+    from zoo_core.plugins.registry import load_registry
     from zoo_core.training import resume_run
     from zoo_core.training.checkpoints import read_checkpoint
 

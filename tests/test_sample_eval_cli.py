@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from zoo_core.cli import cli as zoo
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 
 from test_cli import assert_clean_error
 from test_evaluation import quadrant_blobs
@@ -96,7 +96,7 @@ def _model(name):
 
 
 def _can(folder, capability):
-    from zoo_core.runs import load_model, open_run
+    from zoo_core.saving.runs import load_model, open_run
 
     return callable(getattr(load_model(open_run(folder), REGISTRY), capability, None))
 
@@ -155,7 +155,7 @@ def test_every_model_exports_and_loads_back(model, trained, run, workspace):
     same images as its run and evaluates without writing into itself."""
     import zipfile
 
-    from zoo_core import hub
+    from zoo_core.saving import hub
 
     folder = trained(model)
     archive = workspace / f"{model}-export.zip"

@@ -18,7 +18,7 @@ import pytest
 
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
-from zoo_core.scaffold import core_range, new_plugin
+from zoo_core.cli.scaffold import core_range, new_plugin
 from zoo_core.specs import LossSpec, NoConfig
 
 NAME = "scaffold-check"
@@ -108,7 +108,7 @@ def test_every_name_already_registered_is_refused(name, kind, words, registry, t
         new_plugin(name, tmp_path, registry=registry, kind=kind)
     message = str(caught.value)
     assert message.startswith(f"cannot name a plugin '{name}': ") and words in message, message
-    assert message.endswith("choose another plugin name") and "\n" not in message
+    assert message.endswith("choose another name for the plugin") and "\n" not in message
     assert "plugin '/" not in message and "by plugin" not in message  # a preset file is not a plugin
     assert not any(tmp_path.iterdir())
 
@@ -138,7 +138,7 @@ def test_a_plugin_name_and_a_local_preset_file_are_refused(make_registry, tmp_pa
                                        r"\(registered in-process\), and two plugins"):
         new_plugin("toy", tmp_path, registry=make_registry(Toy()))
     (tmp_path / "zoo.toml").write_text('[presets.mine-mnist]\nmodel = "vae"\ndataset = "mnist"\n')
-    from zoo_core.registry import load_registry
+    from zoo_core.plugins.registry import load_registry
 
     registry = load_registry(cwd=tmp_path)
     with pytest.raises(ZooError, match=f"its preset 'mine-mnist' is already a preset in the preset file "

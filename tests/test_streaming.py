@@ -1,4 +1,4 @@
-"""Streamed data (zoo_core.stream): image folders decoded once into zoo's 8-bit
+"""Streamed data (zoo_core.data.stream): image folders decoded once into zoo's 8-bit
 on-disk cache and read a batch at a time. Training on them is the same run,
 batch for batch, as training on the same images held in memory, resume
 included; the cache is reused while the folder is unchanged and rebuilt when
@@ -16,10 +16,10 @@ from PIL import Image
 from conftest import tiny_images
 from test_cli import assert_clean_error
 from test_resilience import QUIET, TINY_MODELS, assert_same_weights, backend, ctrl_c_at_batch, weights
-from zoo_core import stream
+from zoo_core.data import stream
 from zoo_core.errors import Interrupted, ZooError
-from zoo_core.registry import load_registry
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.training import callbacks as zoo_callbacks
 from zoo_core.training import resume_run, train_run
 from zoo_core.training.checkpoints import read_checkpoint
@@ -151,7 +151,7 @@ def test_zoo_data_says_where_it_streams_from(folder, cli):
 
 
 def test_eight_bit_arrays_stream_on_request_and_others_are_refused(tiny_npz, tmp_path, cli):
-    from zoo_core.data import load_spec
+    from zoo_core.data.loading import load_spec
 
     spec = load_registry().dataset("npz")
     data = load_spec(spec, str(tiny_npz), None, "npz", stream=True)

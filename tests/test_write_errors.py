@@ -1,8 +1,8 @@
-"""One write path for every file a user asked for (zoo_core.files): atomic,
+"""One write path for every file a user asked for (zoo_core.storage.files): atomic,
 and a one-line error naming the path and the fix on a read-only medium, a
 missing or non-folder parent, a full disk or no permission; used by every
 command that writes. Faults are injected at the rename that publishes a file
-(``zoo_core.files._replace``) or are real (a parent that is a file)."""
+(``zoo_core.storage.files._replace``) or are real (a parent that is a file)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import zoo_core.files as files
-from zoo_core.files import TMP_MARK, WriteError, atomic_write, check_writable_folder, write_text
+import zoo_core.storage.files as files
+from zoo_core.storage.files import TMP_MARK, WriteError, atomic_write, check_writable_folder, write_text
 from zoo_core.training.checkpoints import read_checkpoint
 
 from test_run_folders import TINY, one_line_error, snapshot, train

@@ -1,9 +1,65 @@
 """zoo: a plugin-based zoo of generative models on Keras 3.
 
 Importing ``zoo_core`` never imports Keras or a backend; training does.
+docs/architecture.md says what each subpackage is for and what it may import.
+
+Modules that moved in zoo 0.2 (``zoo_core.registry`` is now
+``zoo_core.plugins.registry``, ...) are still found under their old names:
+the old name is the same module object, and importing it by that name warns
+with a ``DeprecationWarning`` naming the new one.
 """
 
-__version__ = "0.1.0"
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+from .version import __version__  # noqa: F401
+
+#: old module -> where it is now (zoo 0.2's layout)
+MOVED = {
+    "zoo_core.files": "zoo_core.storage.files",
+    "zoo_core.locks": "zoo_core.storage.locks",
+    "zoo_core.runfolder": "zoo_core.storage.runfolder",
+    "zoo_core.eventlog": "zoo_core.storage.eventlog",
+    "zoo_core.images": "zoo_core.storage.images",
+    "zoo_core.registry": "zoo_core.plugins.registry",
+    "zoo_core.config": "zoo_core.plugins.config",
+    "zoo_core.resolve": "zoo_core.plugins.resolve",
+    "zoo_core.plugin_report": "zoo_core.plugins.report",
+    "zoo_core.stream": "zoo_core.data.stream",
+    "zoo_core.datashow": "zoo_core.data.show",
+    "zoo_core.hub": "zoo_core.saving.hub",
+    "zoo_core.download": "zoo_core.saving.download",
+    "zoo_core.runs": "zoo_core.saving.runs",
+    "zoo_core.sizes": "zoo_core.saving.sizes",
+    "zoo_core.export": "zoo_core.sharing.export",
+    "zoo_core.listing": "zoo_core.cli.listing",
+    "zoo_core.scaffold": "zoo_core.cli.scaffold",
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old module name and hands back the module at its new place."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        new = MOVED[spec.name]
+        warnings.warn(f"{spec.name} moved to {new}; import it from there (the old name goes in zoo 1.0)",
+                      DeprecationWarning, stacklevel=3)
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        pass  # the module at its new place is already executed
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
 
 
 def load_model(source, *, pretrained: bool = False, backend=None, registry=None):
@@ -29,8 +85,8 @@ def load_model(source, *, pretrained: bool = False, backend=None, registry=None)
     """
     from .errors import ZooError
     from .evaluation.loading import load_run
-    from .registry import Registry, load_registry
-    from .runs import check_source
+    from .plugins.registry import Registry, load_registry
+    from .saving.runs import check_source
 
     # Checked here, before anything is opened or imported: a wrong argument
     # would otherwise fail deep inside with an unrelated message.
@@ -43,7 +99,7 @@ def load_model(source, *, pretrained: bool = False, backend=None, registry=None)
         if backend not in BACKENDS:
             raise ZooError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)} (or None)")
     if registry is not None and not isinstance(registry, Registry):
-        raise TypeError(f"registry must be a zoo_core.registry.Registry (from load_registry()) or None, "
+        raise TypeError(f"registry must be a zoo_core.plugins.registry.Registry (from load_registry()) or None, "
                         f"not {type(registry).__name__}")
     registry = registry if registry is not None else load_registry()
     return load_run(source, registry, backend, pretrained=pretrained).model

@@ -37,7 +37,7 @@ class Dataset:
     """Train and test splits in zoo's one data layout.
 
     Images are float32 in ``[0, 1]``, shaped ``(N, H, W, C)``: numpy arrays,
-    or :class:`zoo_core.stream.DiskImages` for splits streamed from zoo's
+    or :class:`zoo_core.data.stream.DiskImages` for splits streamed from zoo's
     8-bit on-disk cache; labels are int64 class indices shaped ``(N,)`` or ``None``.
     """
 

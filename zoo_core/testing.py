@@ -103,7 +103,7 @@ class _Setup:
     def __init__(self, model: str, model_config: Optional[Mapping[str, Any]], loss: Optional[str],
                  loss_config: Optional[Mapping[str, Any]], shape: tuple, plugins: Iterable[Any],
                  train: Optional[Mapping[str, Any]]):
-        from .registry import load_registry
+        from .plugins.registry import load_registry
         from .specs import PresetSpec
 
         self.model_name = model
@@ -127,7 +127,7 @@ class _Setup:
         self.backend = keras.backend.backend()
 
     def resolved(self, epochs: int):
-        from .resolve import resolve_run
+        from .plugins.resolve import resolve_run
 
         return resolve_run(self.registry, self.preset, train={"epochs": epochs})
 
@@ -154,7 +154,7 @@ class _Setup:
         return train_run(self.resolved(epochs), run_dir, backend=self.backend, echo=_quiet, verbose=0)
 
     def load(self, source: Path):
-        from .runs import load_model, open_source
+        from .saving.runs import load_model, open_source
 
         return load_model(open_source(str(source), self.registry, echo=_quiet), self.registry)
 
@@ -280,7 +280,7 @@ def _check_save_load(setup: _Setup, tmp_path: Path) -> None:
 
 def _check_export(setup: _Setup, tmp_path: Path) -> None:
     from .errors import ZooError
-    from .export import export_run
+    from .sharing.export import export_run
 
     run = Path(tmp_path) / "run"
     setup.train(run, epochs=1)

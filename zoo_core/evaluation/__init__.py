@@ -39,6 +39,14 @@ belong to. A plugin's model takes part by implementing any of these:
 uses it); :mod:`.metrics` holds the numerical core.
 """
 
-from .evaluate import EVAL_FILE, METRICS, EvalOptions, evaluate_run
-
 __all__ = ["EVAL_FILE", "METRICS", "EvalOptions", "evaluate_run"]
+
+
+def __getattr__(name):
+    # Looked up on first use: importing a light part (the report's tables, which
+    # zoo list uses) must not import numpy and the metrics with it.
+    if name in __all__:
+        from . import evaluate
+
+        return getattr(evaluate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ZooError
-from ..hub import cache_dir  # noqa: F401  (where classifiers are kept; also imported from here)
+from ..storage.sources import cache_dir  # noqa: F401  (where classifiers are kept; also imported from here)
 
 #: Bump when the architecture or the training recipe changes: old entries then no longer match.
 FORMAT = 1
@@ -241,7 +241,7 @@ def get_classifier(
          f"({epochs} epoch{'s' if epochs != 1 else ''}; cached for later evaluations)")
     model = train_classifier(key, x_train, y_train, echo)
     from ..backend import keras_without_tensorflow
-    from ..files import WriteError, atomic_write, write_text
+    from ..storage.files import WriteError, atomic_write, write_text
 
     try:
         if meta_path.exists():
@@ -252,7 +252,7 @@ def get_classifier(
                 "created": _dt.datetime.now().isoformat(timespec="seconds")}
         write_text(meta_path, json.dumps(meta, indent=2), what="the classifier cache")
     except OSError as exc:
-        from ..files import write_error
+        from ..storage.files import write_error
 
         raise WriteError(f"{write_error(meta_path, exc, 'the classifier cache')}; {CACHE_FIX}") from None
     except WriteError as exc:
@@ -264,7 +264,7 @@ CACHE_FIX = "set ZOO_CACHE_DIR to a folder you can write to"
 
 
 def _check_cache_writable(folder: Path) -> None:
-    from ..files import WriteError, check_writable_folder
+    from ..storage.files import WriteError, check_writable_folder
 
     try:
         check_writable_folder(folder, "the classifier cache")

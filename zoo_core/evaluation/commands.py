@@ -44,7 +44,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
     if dataset is not None and mode is None:
         raise ZooError("--dataset is for --reconstruct, --interpolate and --latent-plot; samples need no data")
     if out is not None:
-        from ..files import check_can_create
+        from ..storage.files import check_can_create
 
         check_can_create(out)  # before loading the model: fail fast
     loaded = load_run(run, registry, backend, pretrained=pretrained, echo=echo)
@@ -78,7 +78,7 @@ def sample(run: str, *, num: Optional[int], seed: int, class_index: Optional[int
             S.write_npz(path, images=recon, originals=originals,
                         labels=None if labels_all is None else labels_all[index])
         else:
-            from ..images import interleave_rows
+            from ..storage.images import interleave_rows
 
             S.write_images(path, interleave_rows(originals, recon, columns), columns)
         written.append(path)
@@ -168,7 +168,7 @@ def evaluate(runs: tuple[str, ...], *, metrics, options, dataset: Optional[str],
     if plot is not None and Path(plot).suffix != ".png":
         raise ZooError(f"--plot {plot}: the file name must end in .png")
     wanted = check_metric_names(metrics)
-    from ..runs import open_source
+    from ..saving.runs import open_source
 
     # Open (and fetch) every run before spending minutes on the first.
     opened = [open_source(run, registry, pretrained=pretrained, echo=progress) for run in runs]
@@ -200,7 +200,7 @@ def plot(runs: tuple[str, ...], *, out: Optional[str], compare: Optional[str],
     """Loss curves for each run (``RUN/losses.png``, or ``out`` for a single
     run); and a bar chart of the runs' ``eval.json`` results, written to
     ``compare`` (default ``comparison.png`` when two or more runs are evaluated)."""
-    from ..runs import open_source
+    from ..saving.runs import open_source
     from .evaluate import EVAL_FILE
     from .plots import plot_comparison, plot_losses
 
@@ -210,7 +210,7 @@ def plot(runs: tuple[str, ...], *, out: Optional[str], compare: Optional[str],
         if value is not None and Path(value).suffix != ".png":
             raise ZooError(f"{name} {value}: the file name must end in .png")
         if value is not None:
-            from ..files import check_can_create
+            from ..storage.files import check_can_create
 
             check_can_create(value)
     written: list[Path] = []

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ZooError
 from . import metrics as M
 from .loading import LoadedRun, load_run, pick
@@ -106,7 +106,7 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
         says why.
     """
     if registry is None:
-        from ..registry import load_registry
+        from ..plugins.registry import load_registry
 
         registry = load_registry()
     loaded = load_run(run_dir, registry, backend, pretrained=pretrained, echo=echo)
@@ -115,7 +115,7 @@ def evaluate_run(run_dir, metrics: Optional[Iterable[str]] = None, *, registry=N
     if loaded.run.exported:
         result["file"] = None  # an exported model stays as published: its eval.json is the exporter's
     elif save and loaded.run.path.is_dir():
-        from ..files import WriteError
+        from ..storage.files import WriteError
 
         try:
             result["file"] = str(save_result(loaded.run.path, result))
@@ -322,7 +322,7 @@ def save_result(run_dir: Path, result: dict) -> Path:
                 merged["classifier"] = old["classifier"]
     except (OSError, ValueError):
         pass
-    from ..files import write_text
+    from ..storage.files import write_text
 
     return write_text(path, json.dumps(merged, indent=2, default=_plain))
 

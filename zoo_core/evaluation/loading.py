@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..errors import ZooError
-from ..runs import Run, load_model, open_source
+from ..saving.runs import Run, load_model, open_source
 from ..specs import Dataset
 
 
@@ -42,13 +42,22 @@ class LoadedRun:
         shape = getattr(self.model, "image_shape", None)
         return tuple(int(d) for d in shape) if shape else None
 
+    def _recorded(self, message: str, given: Optional[str]) -> str:
+        """A failure to load the data set the run records (an export names its data by file,
+        relative to wherever it was made): say so, and how to give it."""
+        if given:
+            return message
+        return (f"{message}; that is the data set {self.run.path} records: give it (or another) with "
+                f"--dataset NAME[:ARG]")
+
     def dataset(self, name: Optional[str], registry, echo: Callable[[str], None] = print) -> tuple[str, Dataset]:
         """The run's data set (or ``name``, e.g. from ``--dataset``), checked
         against the model's image shape; loaded once per run."""
-        from ..data import in_memory, load_spec
-        from ..resolve import split_dataset
+        from ..data.loading import in_memory, load_spec
+        from ..plugins.resolve import split_dataset
         from ..training import check_dataset
 
+        given = name
         name = name or (self.run.dataset if self.run.config else None)
         if not name:
             raise ZooError(f"{self.run.path} is a bare .keras file with no data set recorded; "
@@ -65,10 +74,11 @@ class LoadedRun:
             data = load_spec(spec, arg, image_size, name, crop)
             if shape and tuple(data.info.image_shape) != shape and image_size is None and shape[0] == shape[1]:
                 data = spec.load(arg, shape[0])  # a data set of another size, resized to the model's
-        except ZooError:
+        except ZooError as exc:
+            exc.args = (self._recorded(str(exc), given),)
             raise
         except (OSError, ValueError) as exc:
-            raise ZooError(f"could not load dataset '{name}': {exc}") from None
+            raise ZooError(self._recorded(f"could not load dataset '{name}': {exc}", given)) from None
         data = in_memory(check_dataset(data))  # evaluation looks at whole splits
         if data.notice:
             echo(f"Notice: {data.notice}")
@@ -88,10 +98,10 @@ def load_run(path, registry, backend: Optional[str] = None, *, pretrained: bool 
     backend first), attaching the loss its config names. ``registry`` None
     means every installed plugin."""
     from ..backend import choose_backend
-    from ..resolve import resolve_stored
+    from ..plugins.resolve import resolve_stored
 
     if registry is None:
-        from ..registry import load_registry
+        from ..plugins.registry import load_registry
 
         registry = load_registry()
 

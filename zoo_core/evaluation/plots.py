@@ -26,7 +26,7 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
-    from ..files import atomic_write
+    from ..storage.files import atomic_write
 
     try:
         return atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, bbox_inches="tight"))

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from ..listing import table
+import shutil
+
 
 DASH = "-"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned table; the last column is cut to the terminal width."""
+    if not rows:
+        return ""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    limit = shutil.get_terminal_size((120, 20)).columns
+    used = sum(widths[:-1]) + 2 * (len(widths) - 1)
+    widths[-1] = max(20, min(widths[-1], limit - used))
+
+    def line(cells):
+        text = "  ".join(str(c).ljust(w) for c, w in zip(cells[:-1], widths))
+        last = str(cells[-1])
+        if len(last) > widths[-1]:
+            last = last[: widths[-1] - 1] + "…"
+        return (text + "  " + last if text else last).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _f(value, digits: int = 4) -> str:

@@ -131,7 +131,7 @@ def encode_means(model, images: np.ndarray) -> np.ndarray:
 
 def write_npz(path: Path, **arrays) -> Path:
     """Write arrays to ``path`` atomically."""
-    from ..files import atomic_write
+    from ..storage.files import atomic_write
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -144,7 +144,7 @@ def write_images(path: Path, images: np.ndarray, columns: int, labels: Optional[
                  **extra) -> Path:
     """``.npz``: ``images`` (float32, (N, H, W, C), [0, 1]), ``labels`` if any, and
     ``extra`` arrays; ``.png``: a grid ``columns`` wide."""
-    from ..images import save_grid
+    from ..storage.images import save_grid
 
     path = Path(path)
     if path.suffix == ".npz":

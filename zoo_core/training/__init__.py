@@ -1,14 +1,16 @@
 """Training: everything between a resolved run and its run folder.
 
-- :mod:`.loop`: ``train_run`` / ``resume_run``, the epoch loop, the run folder.
+- :mod:`.loop`: ``train_run``, the epoch loop, the run folder; :mod:`.resume`:
+  ``resume_run`` (``zoo train --resume``).
 - :mod:`.callbacks`: what runs between batches (NaN guard, signals, grids).
 - :mod:`.checkpoints`: crash-safe checkpoints; :mod:`.state`: the random and
   metric state they carry, and each epoch's data order.
 - :mod:`.feeding`: each epoch's batches, through the backend's own pipeline.
 - :mod:`.devices`: devices, precision, compile settings, data parallelism.
-- :mod:`.multinet` and :mod:`.steps`: models with several networks and
-  optimizers, declared once; the per-backend train steps (one file per
-  backend, the only backend-specific training code in zoo).
+- :mod:`.multinet`, :mod:`.phases` and :mod:`.steps`: models with several
+  networks and optimizers, declared once; the per-backend train steps (one
+  file per backend, the only backend-specific training code in zoo);
+  :mod:`.optimizers`, :mod:`.precision`, :mod:`.legacy`: their helpers.
 
 Importing this package never imports Keras or a backend; its functions do.
 """
@@ -29,9 +31,9 @@ from .loop import (  # noqa: F401  (the package's API)
     load_data,
     make_optimizer,
     prepare_run_dir,
-    resume_run,
     train_run,
     write_metrics_csv,
     write_toml,
 )
+from .resume import resume_run  # noqa: F401,E402
 from .state import epoch_order, random_state_variables, read_random_states, restore_random_states  # noqa: F401,E402

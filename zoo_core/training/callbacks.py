@@ -77,7 +77,7 @@ class Grids:
         self.originals = data.x_test[:pairs] if len(data.x_test) else data.x_train[:pairs]
 
     def write(self, model, epoch: int) -> None:
-        from ..images import interleave_rows, save_grid
+        from ..storage.images import interleave_rows, save_grid
 
         n, tag = self.n, f"epoch-{epoch:03d}.png"
         if hasattr(model, "sample_grid"):

@@ -233,7 +233,7 @@ def _own_checkpoint(run_dir: Path, file: object) -> bool:
 
 def clean_temporary_files(run_dir: Path) -> None:
     """Remove what an interrupted write left behind (never a complete file)."""
-    from ..files import remove_temporary_files
+    from ..storage.files import remove_temporary_files
 
     # The last pattern: grids of zoo versions that named their temporary files so.
     for pattern in (f"{FOLDER}/.*.tmp.keras", ".*.tmp", "samples/epoch-*.tmp.png", "reconstructions/epoch-*.tmp.png"):

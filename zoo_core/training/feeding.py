@@ -13,7 +13,7 @@ epoch through a small pipeline of its own: batches of indices in the epoch's
 order, a gather, a fixed prefetch of two batches and no autotuning. The other
 backends get the numpy arrays, as before.
 
-A streamed split (:class:`zoo_core.stream.DiskImages`, e.g. an image folder)
+A streamed split (:class:`zoo_core.data.stream.DiskImages`, e.g. an image folder)
 is fed through a ``keras.utils.PyDataset`` on every backend: each batch is read
 from zoo's 8-bit on-disk cache by two threads ahead of the train step, in the
 epoch's order, so memory holds a few batches, not the data set.
@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from ..errors import ZooError
-from ..stream import is_streamed
+from ..data.stream import is_streamed
 
 
 class Feeder:

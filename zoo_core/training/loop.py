@@ -15,10 +15,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import Interrupted, ZooError
-from ..resolve import ResolvedRun
-from ..data import check_dataset, load_data  # noqa: F401  (part of this module's API)
+from ..plugins.resolve import ResolvedRun, build_model  # noqa: F401  (build_model: the package's API)
+from ..data.loading import check_dataset, load_data  # noqa: F401  (part of this module's API)
 from ..specs import Dataset
 from . import replicas
 from .state import (
@@ -27,8 +27,6 @@ from .state import (
     read_backend_random_state,
     read_metric_state,
     read_random_states,
-    restore_backend_random_state,
-    restore_random_states,
 )
 
 CONFIG_FILE = "config.toml"
@@ -50,18 +48,18 @@ def default_run_dir(name: str, root: str = "runs") -> Path:
 
 def check_run_dir(path: Path, overwrite: bool = False) -> None:
     """Fail early, before any work, if the run folder cannot be used (see
-    :func:`zoo_core.runfolder.check_out`: ``--overwrite`` replaces only a run
+    :func:`zoo_core.storage.runfolder.check_out`: ``--overwrite`` replaces only a run
     folder, never the current folder or one in use)."""
-    from ..runfolder import check_out
+    from ..storage.runfolder import check_out
 
     check_out(path, overwrite)
 
 
 def prepare_run_dir(path: Path, overwrite: bool = False):
-    """The new run's :class:`~zoo_core.runfolder.StagedRunFolder`, created: the
+    """The new run's :class:`~zoo_core.storage.runfolder.StagedRunFolder`, created: the
     run is written beside ``path`` and moved there at its first checkpoint, so
     an old run at ``path`` (replaced only with ``overwrite``) survives until then."""
-    from ..runfolder import StagedRunFolder
+    from ..storage.runfolder import StagedRunFolder
 
     folder = StagedRunFolder(path, overwrite)
     folder.create()
@@ -71,7 +69,7 @@ def prepare_run_dir(path: Path, overwrite: bool = False):
 def write_toml(doc: dict, path: Path) -> None:
     import tomli_w
 
-    from ..files import write_text
+    from ..storage.files import write_text
 
     def clean(value: Any) -> Any:
         if isinstance(value, dict):
@@ -98,18 +96,6 @@ def make_optimizer(train):
     return kinds[train.optimizer]()
 
 
-def build_model(resolved: ResolvedRun, data_info):
-    """Build the loss and the model from the registry's specs."""
-    config = resolved.config
-    try:
-        loss = resolved.loss.build(config.loss_config)
-        model = resolved.model.build(config.model_config, data_info, loss)
-    except ValueError as exc:
-        raise ZooError(f"cannot build model '{config.model}' for {data_info.image_shape} images: {exc}") from None
-    return model
-
-
-
 def compile_model(model, train, backend: Optional[str] = None):
     """Compile with the run's optimizer and execution settings, and create
     the optimizer's slots now, so that a checkpoint's optimizer state has
@@ -131,7 +117,7 @@ def load_checkpoint_weights(model, path: Path) -> None:
     fresh weights for what does not match)."""
     import warnings
 
-    from ..runs import keras_file_config
+    from ..saving.runs import keras_file_config
 
     stored = keras_file_config(path)
     ours = (type(model).__module__, type(model).__name__)
@@ -168,7 +154,7 @@ def write_metrics_csv(path: Path, history: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
-    from ..files import write_text
+    from ..storage.files import write_text
 
     write_text(path, buffer.getvalue())
 
@@ -212,7 +198,7 @@ def _next_step(run_dir: Path) -> str:
 
 def _with_checkpoint_note(exc: ZooError, run_dir: Path) -> ZooError:
     """A failed write after a checkpoint: say the checkpoint is intact and how to resume."""
-    from ..files import WriteError
+    from ..storage.files import WriteError
     from .checkpoints import read_checkpoint
 
     if isinstance(exc, WriteError) and "resume with" not in str(exc):
@@ -241,7 +227,7 @@ def _write_config(resolved: ResolvedRun, run_dir: Path, backend: str, data: Data
     doc["zoo"] = dict(previous.get("zoo", {})) if previous else {}
     doc["zoo"].update({"version": __version__, "backend": backend, "keras": keras_version})
     if run_id:
-        doc["zoo"]["run_id"] = run_id  # matches the folder's mark (zoo_core.runfolder.RUN_MARK)
+        doc["zoo"]["run_id"] = run_id  # matches the folder's mark (zoo_core.storage.runfolder.RUN_MARK)
     doc["zoo"].setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
     doc["zoo"]["plugins"] = {k: v for k, v in resolved.providers.items()}
     doc["data"] = {
@@ -347,7 +333,7 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
     )
     echo(f"Run folder: {run_dir}")
     extras = [f"precision {train.precision}"] if train.precision != "float32" else []
-    from ..stream import is_streamed
+    from ..data.stream import is_streamed
 
     if is_streamed(data.x_train):
         extras.append(f"images streamed from {data.x_train.path.parent}")
@@ -359,131 +345,13 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
         echo("With " + ", ".join(extras))
 
 
-def refuse_exported(run_dir: Path) -> None:
-    """An exported model has no optimizer state or checkpoint: it cannot be resumed."""
-    from ..hub import is_exported_folder
-
-    if is_exported_folder(Path(run_dir)):
-        raise ZooError(f"{run_dir} is an exported model: weights only, without the optimizer state and "
-                       f"checkpoint a resume needs; train a new run with zoo train (its preset: "
-                       f"zoo info shows it in {CONFIG_FILE})")
-
-
-def resume_run(
-    run_dir: Path,
-    registry,
-    *,
-    backend: str,
-    epochs: Optional[int] = None,
-    echo: Callable[[str], None] = print,
-    verbose: Optional[int] = None,
-) -> TrainResult:
-    """Continue a run from its checkpoint: same config, same data order and
-    random streams, so it ends where an uninterrupted run would have. The run
-    folder is locked meanwhile (a second writer is refused, naming this one)."""
-    from ..locks import RunLock
-
-    start = time.perf_counter()
-    replicas.refuse_torchrun(backend)
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise ZooError(f"{run_dir} is not a zoo run folder (no {CONFIG_FILE}); give the folder zoo train wrote")
-    refuse_exported(run_dir)
-    if not replicas.is_main_process(backend):
-        # As in train_run: rank 0 resumes the run; the others a copy of it.
-        with replicas.scratch_folder(copy_of=run_dir) as scratch, replicas.quiet_interruption():
-            return _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=_silent, verbose=0)
-    try:
-        lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
-    except OSError as exc:
-        from ..files import write_error
-
-        raise write_error(run_dir, exc, "the lock file of") from None
-    try:
-        return _resume_locked(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose)
-    except ZooError as exc:
-        raise _with_checkpoint_note(exc, run_dir) from None
-    finally:
-        lock.release()
-
-
-def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epochs: Optional[int],
-                   echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
-    import tomllib
-
-    from .checkpoints import clean_temporary_files, read_checkpoint
-    from ..resolve import resolve_stored
-    from ..runs import check_model_file
-
-    config_path = run_dir / CONFIG_FILE
-    try:
-        doc = tomllib.loads(config_path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ZooError(f"{config_path} is damaged: {exc}") from None
-    state = read_checkpoint(run_dir)
-    resolved = resolve_stored(registry, doc, epochs=epochs)
-    train = resolved.config.train
-    if state.epoch >= train.epochs:
-        raise ZooError(
-            f"{run_dir} has finished all {train.epochs} epochs; "
-            f"pass --epochs N (more than {state.epoch}) to train it further"
-        )
-    checkpoint = run_dir / state.file
-    check_model_file(checkpoint, registry, doc)
-    clean_temporary_files(run_dir)
-
-    data = load_data(resolved)
-    if data.notice:
-        echo(f"Notice: {data.notice}")
-    stored_shape = doc.get("data", {}).get("image_shape")
-    if stored_shape and list(data.info.image_shape) != list(stored_shape):
-        raise ZooError(
-            f"dataset '{resolved.config.dataset}' now gives {data.info.image_shape} images, but the run "
-            f"was trained on {tuple(stored_shape)}; it cannot be resumed on this data"
-        )
-    _refuse_changed_split(doc.get("data", {}), data, resolved.config.dataset)
-
-    from ..backend import import_keras, keras_without_tensorflow
-
-    keras = import_keras()
-    from .devices import execution
-
-    with execution(train, backend), keras_without_tensorflow():
-        keras.utils.set_random_seed(train.seed)
-        model = compile_model(build_model(resolved, data.info), train, backend)
-        load_checkpoint_weights(model, checkpoint)
-        restore_random_states(model, state.random_states)
-        replicas.prepare(model, train, backend)
-        if not state.step:  # inside an epoch, the first batch restores it (callbacks.resume_mid_epoch)
-            restore_backend_random_state(backend, state.backend_random_state)
-        _write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
-        echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
-        _checkpoint_every_notice(model, train, echo)
-        return _fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
-
-
-def _refuse_changed_split(stored: dict, data: Dataset, name: str) -> None:
-    """A data set whose image count changed (an image folder that gained files)
-    splits into train and test anew: resuming on it would train on another
-    split, possibly on the run's former test images."""
-    then = (stored.get("train_images"), stored.get("test_images"))
-    now = (len(data.x_train), len(data.x_test))
-    if None in then or tuple(then) == now:
-        return
-    raise ZooError(
-        f"dataset '{name}' changed since the run started: {sum(then):,} images then ({then[0]:,} train, "
-        f"{then[1]:,} test), {sum(now):,} now ({now[0]:,} train, {now[1]:,} test), so its train/test split "
-        f"would change and could move test images into training; restore the data as it was, or start a new run"
-    )
-
-
 def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,
                 echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
     data, then validation, a checkpoint, the CSV row, logs and grids."""
     from .callbacks import Grids, SignalStop, finished_epoch_logs, first_bad_value, make_callbacks, resume_mid_epoch
     from .checkpoints import read_checkpoint, save_checkpoint
-    from ..eventlog import EventLog
+    from ..storage.eventlog import EventLog
 
     train = resolved.config.train
     batch = train.batch_size

@@ -46,7 +46,7 @@ def load_folder(arg: Optional[str], image_size: Optional[int], crop: bool = Fals
         stream: ``None`` or ``True`` (the default, ``train.stream``): decode the
             images once into zoo's 8-bit on-disk cache, reused while the
             folder's files are unchanged, and stream both splits from it
-            (:class:`zoo_core.stream.DiskImages`), so memory does not grow
+            (:class:`zoo_core.data.stream.DiskImages`), so memory does not grow
             with the folder; ``False``: hold every image in memory as float32.
 
     Returns:
@@ -115,7 +115,7 @@ def _streamed(root: Path, files: list[Path], labels, class_names, image_size, cr
     import hashlib
     import json
 
-    from zoo_core import stream
+    from zoo_core.data import stream
 
     listing = []
     for path in files:

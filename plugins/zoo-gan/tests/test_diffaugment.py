@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo_core.config import make_config
+from zoo_core.plugins.config import make_config
 from zoo_core.errors import ConfigError
 from zoo_gan import diffaugment as D
 

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from zoo_core.config import make_config
+from zoo_core.plugins.config import make_config
 from zoo_core.errors import ConfigError
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 
 REGISTRY = load_registry()
 GAN_LOSSES = ["minimax", "non-saturating", "wasserstein", "hinge", "least-squares"]

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from zoo_core.config import make_config
+from zoo_core.plugins.config import make_config
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
-from zoo_core.registry import load_registry
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.specs import DataInfo, Dataset, DatasetSpec, LossSpec
 from zoo_core.training import build_model, train_run
 

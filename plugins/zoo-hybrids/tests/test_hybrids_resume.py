@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hybrids_tiny import DATASET, LABELLED, REGISTRY, TINY, numpy, overrides
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.resolve import resolve_run
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
@@ -17,7 +17,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(name, tmp_path):
     import keras
 
     from zoo_core.training import train_run
-    from zoo_core.training.loop import resume_run
+    from zoo_core.training import resume_run
 
     backend = keras.backend.backend()
     quiet = {"backend": backend, "echo": lambda s: None, "verbose": 0}

@@ -13,7 +13,7 @@ from hybrids_tiny import (CLASSES, DATASET, LABELLED, REGISTRY, SHAPE, TINY, bui
                           check_save_and_load, check_zoo_train_and_sample, gradients, norm, numpy, overrides,
                           tiny_images, tiny_labels)
 from zoo_core.errors import ZooError
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.resolve import resolve_run
 
 METRICS = {"reconstruction", "mse", "d_loss", "g_loss", "d_real", "d_fake"}
 LATENT = TINY["labelled-aae"]["latent_dim"]

@@ -13,7 +13,7 @@ from hybrids_tiny import (DATASET, REGISTRY, SHAPE, TINY, build, check_bad_setti
                           check_presets_take_loss, check_save_and_load, check_zoo_train_and_sample, gradients, norm,
                           numpy, overrides, tiny_images)
 from zoo_core.errors import ZooError
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.resolve import resolve_run
 
 METRICS = {"loss", "mse", "commitment", "perplexity", "prior_nll"}
 K = TINY["vq-vae"]["num_codes"]

@@ -13,8 +13,8 @@ import pytest
 from vaegan_tiny import REGISTRY, SHAPE, TINY, TinyData, build, numpy, tiny_data, tiny_images
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
-from zoo_core.registry import load_registry
-from zoo_core.resolve import resolve_run
+from zoo_core.plugins.registry import load_registry
+from zoo_core.plugins.resolve import resolve_run
 from zoo_core.specs import DataInfo, LossSpec
 from zoo_core.training import build_model, train_run
 
@@ -176,7 +176,7 @@ def test_the_published_fashion_mnist_weights_sample_from_a_fitted_mixture():
     z = numpy(model.sample_prior(20000, seed=0))
     np.testing.assert_allclose(z.mean(axis=0), weights @ numpy(model.prior_means), atol=0.1)
     # The zoo eval recorded in the archive meets issue 16's bar beside the DCGAN's.
-    from zoo_core import hub
+    from zoo_core.saving import hub
 
     registry = load_registry()
     ours, dcgan = (hub.archive_metadata(hub.package_file(registry.preset(name).weights["uri"], registry))["eval"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo_core.config import make_config
+from zoo_core.plugins.config import make_config
 from zoo_core.hookspecs import hookimpl
-from zoo_core.registry import load_registry
+from zoo_core.plugins.registry import load_registry
 from zoo_core.specs import DataInfo, Dataset, DatasetSpec
 
 SHAPE = (16, 16, 1)

@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 from typing import Optional
 
-from .errors import ZooError
+from ..errors import ZooError
 
 LOCK_FILE = ".zoo-lock"
 

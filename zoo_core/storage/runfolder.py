@@ -12,7 +12,7 @@ it: a ``.zoo-run`` file whose run id matches the one in the folder's
 ``config.toml`` and a ``model.keras`` of its own); the mark is only ever
 written by zoo, and its id ties it to that folder's config. Never the current
 folder or one that holds it, and never a folder another process is writing
-(see :mod:`zoo_core.locks`).
+(see :mod:`zoo_core.storage.locks`).
 
 Nothing here imports Keras.
 """
@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-from .errors import ZooError
+from ..errors import ZooError
 from .files import WriteError, check_can_create, write_error
 from .locks import LOCK_FILE, RunLock, describe, in_use_error, process_alive, read_holder
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
 from .config import RunConfig, TrainConfig, make_config, parse_overrides
-from .errors import ConfigError, ZooError
+from ..errors import ConfigError, ZooError
 from .registry import Registry
-from .specs import DatasetSpec, LossSpec, ModelSpec, config_fields
+from ..specs import DatasetSpec, LossSpec, ModelSpec, config_fields
 
 
 @dataclass
@@ -172,3 +172,14 @@ def resolve_stored(registry: Registry, doc: Mapping[str, Any], epochs: Optional[
         providers["dataset"] = dataset_entry.provider
     return ResolvedRun(config, model_entry.spec, loss_entry.spec, dataset_entry.spec if dataset_entry else None,
                        dataset_arg, providers)
+
+
+def build_model(resolved: ResolvedRun, data_info):
+    """Build the loss and the model from the registry's specs."""
+    config = resolved.config
+    try:
+        loss = resolved.loss.build(config.loss_config)
+        model = resolved.model.build(config.model_config, data_info, loss)
+    except ValueError as exc:
+        raise ZooError(f"cannot build model '{config.model}' for {data_info.image_shape} images: {exc}") from None
+    return model

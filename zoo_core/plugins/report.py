@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from . import __version__
-from .plugins import HOOKS, LOADED, PluginInfo, Problem, call_hook, make_plugin_manager
+from ..version import __version__
+from .manager import HOOKS, LOADED, PluginInfo, Problem, call_hook, make_plugin_manager
 
 
 @dataclasses.dataclass

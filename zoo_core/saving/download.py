@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-from .errors import ZooError
+from ..errors import ZooError
 
 CHUNK = 1 << 20
 #: A download larger than this is refused.
@@ -196,7 +196,7 @@ def download(url: str, expected_sha256: Optional[str], root: Path,
     import http.client
     import urllib.error
 
-    from .files import WriteError, reason
+    from ..storage.files import WriteError, reason
 
     name = Path(urlsplit(url).path).name
     if not re.match(r"^[\w+-][\w.+-]*$", name) or name in (".", ".."):
@@ -288,7 +288,7 @@ def _request(url: str):
 
 def _write(out, block: bytes, folder: Path) -> None:
     """Write a block; a failure here is the disk's, not the network's."""
-    from .files import WriteError, reason
+    from ..storage.files import WriteError, reason
 
     try:
         out.write(block)

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import ZooError
+from ..errors import ZooError
 
 #: Every temporary file made here has this in its name, so leftovers of a
 #: killed process can be found (and removed) without touching anything else.

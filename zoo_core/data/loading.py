@@ -7,9 +7,9 @@ from typing import Optional
 import numpy as np
 
 from . import stream as streaming
-from .errors import ZooError
-from .resolve import ResolvedRun
-from .specs import DataInfo, Dataset
+from ..errors import ZooError
+from ..plugins.resolve import ResolvedRun
+from ..specs import DataInfo, Dataset
 
 
 def check_dataset(data: Dataset, needs_labels: bool = False) -> Dataset:
@@ -117,7 +117,7 @@ def load_spec(spec, arg, image_size, name: str, crop: bool = False, stream: Opti
 
     ``stream`` (``train.stream``) goes to a loader that takes it; with
     ``stream=True``, in-memory data is moved into zoo's on-disk cache and
-    streamed from there (:func:`zoo_core.stream.cache_arrays`)."""
+    streamed from there (:func:`zoo_core.data.stream.cache_arrays`)."""
     options = {}
     if crop:
         if not _takes(spec.load, "crop"):

@@ -15,10 +15,10 @@ import string
 from pathlib import Path
 from typing import Optional
 
-from . import __version__
-from .errors import ZooError
+from ..version import __version__
+from ..errors import ZooError
 
-TEMPLATES = Path(__file__).parent / "templates" / "plugin"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "plugin"
 #: ``--kind``: what each writes, and the template folder laid over the default one.
 KINDS = {
     "vae": ("a small MLP VAE with one optimizer (compute_loss), its ELBO loss", None),
@@ -75,7 +75,7 @@ def _origin(entry, registry) -> str:
     if entry.plugin in registry.plugins:
         return f"from plugin '{entry.plugin}' ({entry.provider})"
     # Presets from a preset file carry the file as their origin: not a plugin.
-    from .registry import bundled_preset_file
+    from ..plugins.registry import bundled_preset_file
 
     path = Path(entry.plugin)
     bundled = bundled_preset_file()
@@ -98,13 +98,14 @@ def check_not_registered(name: str, registry, kind: str = "vae") -> None:
                          else f"'zoo info {taken}' and 'zoo train {taken}' would find only one of them")
                 raise ZooError(
                     f"cannot name a plugin '{name}': its {what} '{taken}' is already {KIND_WORDS[existing]} "
-                    f"{_origin(entry, registry)}, and {clash}; choose another plugin name"
+                    f"{_origin(entry, registry)}, and {clash}; choose another name for the plugin"
                 )
     if name in registry.plugins:
         info = registry.plugins[name]
-        provider = f"{info.distribution} {info.version}" if info.distribution else "registered in-process"
+        provider = (f"{info.distribution} {info.version}, installed already" if info.distribution
+                    else "registered in-process")
         raise ZooError(f"cannot name a plugin '{name}': an installed plugin has that name ({provider}), "
-                       f"and two plugins with one name cannot both load; choose another plugin name")
+                       f"and two plugins with one name cannot both load; choose another name for the plugin")
 
 
 def core_range(version: str = __version__) -> str:
@@ -166,7 +167,7 @@ def new_plugin(name: str, parent: Optional[Path] = None, registry=None, kind: st
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ZooError(f"{target} already exists and is not empty; choose another --dir or name")
 
-    from .files import WriteError, check_can_create, write_text
+    from ..storage.files import WriteError, check_can_create, write_text
 
     check_can_create(target, "the plugin folder")
     existed = target.exists()

@@ -1,7 +1,7 @@
 """Exported models, and finding a model wherever it is: a run folder, an
 exported folder or ``.zip``, an ``http(s)://`` URL, ``hf://owner/name``, a
 file inside an installed plugin (``package://``), or a preset's published
-weights.
+weights (:mod:`.presets`).
 
 An exported model is a folder (or a ``.zip`` of one) in the shape of
 keras-hub's preset folders: the resolved ``config.toml``, the weights alone
@@ -34,7 +34,8 @@ from typing import Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from .download import CHUNK, ZIP_ERRORS, sha256_file
-from .errors import ZooError
+from ..errors import ZooError
+from ..storage.sources import SHA256, URL_SCHEMES, cache_dir, check_sha256, is_remote, split_checksum  # noqa: F401
 
 FORMAT = "zoo-model"
 FORMAT_VERSION = 1
@@ -48,23 +49,13 @@ KNOWN_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE, CARD_FILE, GRID_FILE, "
 REQUIRED_FILES = (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE)
 #: An archive that unpacks to more than this is refused (a "zip bomb" guard).
 MAX_UNPACKED_BYTES = 2 << 30
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 #: An exported model's name: it names the files zoo writes for it in the current folder.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}$")
-URL_SCHEMES = ("http", "https")
 #: What ``fetch`` reads, as a refusal of any other scheme says.
 SUPPORTED = ("http(s)://HOST/PATH, hf://OWNER/NAME, package://MODULE/PATH, file:///PATH "
              "or a path on this machine")
 #: Folders in zoo's cache -> what the user gave for them (a URL, an archive's path), for messages.
 _GIVEN: dict[str, str] = {}
-
-
-def cache_dir() -> Path:
-    """zoo's cache: ``$ZOO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``."""
-    if os.environ.get("ZOO_CACHE_DIR"):
-        return Path(os.environ["ZOO_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "zoo"
 
 
 def given_name(folder: os.PathLike | str) -> str:
@@ -77,16 +68,6 @@ def _file_in(folder: Path, name: str) -> str:
     """A file of ``folder`` as messages name it: ``NAME in ARCHIVE`` for a cached unpacking."""
     where = given_name(folder)
     return str(folder / name) if where == str(folder) else f"{name} in {where}"
-
-
-def check_sha256(value, where: str) -> Optional[str]:
-    """A lower-case hex SHA-256, or None; anything else is an error naming ``where``."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if not SHA256.match(text):
-        raise ZooError(f"{where}: sha256 must be 64 hexadecimal digits, got {str(value)[:80]!r}")
-    return text
 
 
 # === Exported folders ===
@@ -268,7 +249,7 @@ def unpack(path: Path, expected_sha256: Optional[str] = None, label: Optional[st
     _GIVEN[os.path.abspath(target)] = where
     if _cached_copy_is_good(target, path):
         return target
-    from .files import WriteError, reason
+    from ..storage.files import WriteError, reason
 
     staging = target.with_name(f".{digest}.zoo-new-{os.getpid()}")
     _GIVEN[os.path.abspath(staging)] = where
@@ -322,27 +303,6 @@ def _cached_copy_is_good(target: Path, archive_path: Path) -> bool:
 # === Sources ===
 
 
-def split_checksum(uri: str) -> tuple[str, Optional[str]]:
-    """``URL#sha256=HEX`` -> ``(URL, HEX)``; a local path keeps any ``#`` it has."""
-    if not is_remote(uri):
-        return uri, None
-    base, sep, fragment = uri.partition("#")
-    if not sep:
-        return uri, None
-    key, _, value = fragment.partition("=")
-    if key != "sha256":
-        raise ZooError(f"{uri}: the only URL fragment zoo reads is #sha256=HEX, got #{fragment}")
-    return base, check_sha256(value, uri)
-
-
-def is_remote(text: str) -> bool:
-    """``text`` is a URI for :func:`fetch` (which refuses the schemes it does
-    not read), not a plain path; ``C:\\...`` is a path."""
-    text = str(text)
-    return (urlsplit(text).scheme in (*URL_SCHEMES, "hf", "package")
-            or re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text) is not None)
-
-
 def file_url_path(uri: str) -> Path:
     """The local path a ``file:///PATH`` URL names (``file://localhost/PATH`` too)."""
     parts = urlsplit(uri)
@@ -362,7 +322,7 @@ def fetch(uri: str, sha256: Optional[str] = None, registry=None, echo: Callable[
     """A local file or folder for ``uri``: a path, ``http(s)://...``,
     ``hf://owner/name[@revision]`` or ``package://MODULE/PATH`` (a file inside an
     installed zoo plugin). ``sha256`` (or a ``#sha256=`` fragment) is checked;
-    an archive is unpacked into the cache. Returns what :func:`zoo_core.runs.open_run` opens."""
+    an archive is unpacked into the cache. Returns what :func:`zoo_core.saving.runs.open_run` opens."""
     uri, fragment_sha = split_checksum(str(uri))
     expected = check_sha256(sha256, uri) or fragment_sha
     if sha256 and fragment_sha and fragment_sha != expected:
@@ -395,7 +355,7 @@ def _fetch_url(url: str, expected: Optional[str], echo: Callable[[str], None]) -
     """Download and unpack ``url``. A download whose archive turns out damaged
     is deleted from the cache, so the next try fetches it again."""
     from .download import discard, download
-    from .files import WriteError
+    from ..storage.files import WriteError
 
     path, unverified = download(url, expected, cache_dir(), echo)
     try:
@@ -419,7 +379,7 @@ def package_file(uri: str, registry=None) -> Path:
     if not module or not relative or ".." in Path(relative).parts:
         raise ZooError(f"{uri}: a package URI is package://MODULE/PATH, PATH inside the module's folder")
     if registry is not None:
-        from .runs import plugin_for_module
+        from ..plugins.registry import plugin_for_module
 
         if plugin_for_module(module, registry) is None:
             raise ZooError(f"{uri} names a file of '{module}', which is not an installed zoo plugin")
@@ -454,125 +414,3 @@ def hf_snapshot(uri: str, echo: Callable[[str], None] = print) -> Path:
                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     _GIVEN[os.path.abspath(folder)] = uri
     return Path(folder)
-
-
-# === Presets' published weights ===
-
-
-def preset_weights(preset) -> Optional[dict]:
-    """A preset's ``weights`` table (``uri`` and ``sha256``), or None."""
-    weights = getattr(preset, "weights", None)
-    if not weights:
-        return None
-    if not hasattr(weights, "get") or not isinstance(weights.get("uri"), str) or not weights["uri"]:
-        raise ZooError(f"preset '{preset.name}' ({preset.origin}): its weights must be "
-                       f"{{\"uri\": ..., \"sha256\": ...}}, got {str(weights)[:80]}")
-    return {"uri": weights["uri"], "sha256": check_sha256(weights.get("sha256"), f"preset '{preset.name}'")}
-
-
-def preset_source(registry, name: str, echo: Callable[[str], None] = print) -> Path:
-    """The unpacked, verified weights a preset names (``--pretrained``)."""
-    from .errors import UnknownNameError
-
-    try:
-        entry = registry.find(name)
-    except UnknownNameError as exc:
-        raise ZooError(f"--pretrained takes a preset name: {exc}") from None
-    if entry is None or entry.kind != "preset":
-        what = f"a {entry.kind}" if entry else "not a preset"
-        raise ZooError(f"--pretrained takes a preset name, and '{name}' is {what}; "
-                       f"'zoo list presets' marks the ones with weights")
-    weights = preset_weights(entry.spec)
-    if not weights:
-        with_weights = [e.name for e in registry.entries("preset") if preset_weights(e.spec)]
-        raise ZooError(f"preset '{name}' has no published weights; train it with 'zoo train {name}'"
-                       + (f", or use one that has: {', '.join(with_weights)}" if with_weights else ""))
-    source = fetch(weights["uri"], weights.get("sha256"), registry, echo)
-    if not (source.is_dir() and (source / CONFIG_FILE).is_file()):
-        raise ZooError(f"preset '{name}' ({entry.spec.origin}): its weights {weights['uri']} are not an exported "
-                       f"model (zoo export makes one), so zoo cannot check that they hold its '{entry.spec.model}' "
-                       f"model; point the preset at an exported .zip or folder")
-    mismatch = recipe_mismatch(entry.spec, config_of(source))
-    if mismatch:
-        raise ZooError(_mismatch_message(entry.spec, weights["uri"], mismatch))
-    return source
-
-
-def _plain(value):
-    """TOML lists and Python tuples compare alike."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def recipe_mismatch(preset, config: dict) -> Optional[str]:
-    """How the config that trained some weights differs from ``preset``'s
-    recipe (its model, data set, loss and every option it sets), or None."""
-    def table(key: str) -> dict:
-        value = config.get(key) if isinstance(config, dict) else None
-        return value if isinstance(value, dict) else {}
-
-    theirs = table("model").get("name")
-    if theirs != preset.model:
-        return f"a '{theirs}' model, not the preset's '{preset.model}'"
-    data = str(config.get("dataset") or "").split(":")[0]
-    if data != preset.dataset.split(":")[0]:
-        return f"a model trained on '{data}', not on the preset's '{preset.dataset.split(':')[0]}'"
-    if preset.loss and table("loss").get("name") != preset.loss:
-        return f"a model trained with the '{table('loss').get('name')}' loss, not the preset's '{preset.loss}'"
-    for name, ours in (("model", preset.model_config), ("loss", preset.loss_config), ("train", preset.train)):
-        for key, value in ours.items():
-            if _plain(table(name).get(key)) != _plain(value):
-                return f"{name}.{key} = {table(name).get(key)!r}, not the preset's {value!r}"
-    return None
-
-
-def _mismatch_message(preset, uri: str, mismatch: str) -> str:
-    return (f"preset '{preset.name}' ({preset.origin}) does not match its weights {uri}: they hold {mismatch}; "
-            f"refusing them: point the preset's weights at an export of this recipe")
-
-
-def describe_weights(registry, preset) -> Optional[dict]:
-    """What ``zoo info`` says of a preset's weights, without Keras: the URI,
-    the checksum, and for a file on this machine (inside a plugin, or already
-    downloaded) its size and the eval results its metadata carries."""
-    weights = preset_weights(preset)
-    if not weights:
-        return None
-    out = {"uri": weights["uri"], "sha256": weights.get("sha256"), "size": None, "eval": None,
-           "available": False, "problem": None}
-    try:
-        uri = weights["uri"]
-        _refuse_scheme(uri)
-        path = None
-        scheme = urlsplit(uri).scheme
-        if scheme == "package":
-            path = package_file(uri, registry)
-        elif scheme in URL_SCHEMES:
-            from .download import cached_file, reusable
-
-            path = cached_file(cache_dir(), uri)
-            if path is not None and not reusable(path, out["sha256"]):
-                path = None  # an older or damaged download: fetched again on first use
-        elif scheme != "hf":
-            local = file_url_path(uri) if scheme == "file" else Path(uri).expanduser()
-            path = local if local.is_file() else None
-        if path is not None:
-            out["size"] = path.stat().st_size
-            if out["sha256"] and scheme not in URL_SCHEMES:
-                digest = sha256_file(path)
-                if digest != out["sha256"]:
-                    fix = ("re-install the plugin" if scheme == "package" else
-                           f"replace the file, or fix the preset's sha256 in {preset.origin}")
-                    raise ZooError(f"sha256 MISMATCH: expected {out['sha256']}, file has {digest}; {fix}")
-            label = uri if scheme in (*URL_SCHEMES, "package") else None
-            out["eval"] = archive_eval(path, label)
-            mismatch = recipe_mismatch(preset, archive_config(path, label))
-            if mismatch:
-                raise ZooError(_mismatch_message(preset, uri, mismatch))
-            out["available"] = True
-    except Exception as exc:  # noqa: BLE001 - zoo info reports a damaged file, it does not crash on one
-        out["problem"] = str(exc) if isinstance(exc, ZooError) else f"{type(exc).__name__}: {exc}"
-    return out

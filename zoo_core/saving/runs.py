@@ -4,7 +4,7 @@ A ``.keras`` file names the module of its model class. zoo imports that
 module only when it belongs to an installed zoo plugin, then loads the file
 with Keras' safe mode on (no arbitrary code from the file runs).
 
-An exported model (:mod:`zoo_core.hub`) holds weights only: zoo builds the
+An exported model (:mod:`zoo_core.saving.hub`) holds weights only: zoo builds the
 model from its ``config.toml`` with the installed plugin's spec, then reads
 the arrays into it, after checking every file's checksum.
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import ZooError
+from ..plugins.registry import plugin_for_module  # noqa: F401  (also imported from here)
+from ..errors import ZooError
 from .sizes import check_size, count_parameters, keras_weights_bytes, sharing_scope
 
 CONFIG_FILE = "config.toml"
@@ -108,10 +109,12 @@ def open_source(source: str | Path, registry=None, *, pretrained: bool = False, 
     text = str(source)
     if pretrained:
         if registry is None:
-            from .registry import load_registry
+            from ..plugins.registry import load_registry
 
             registry = load_registry()
-        run = open_run(hub.preset_source(registry, text, echo))
+        from .presets import preset_source
+
+        run = open_run(preset_source(registry, text, echo))
         run.source = f"{text} (pretrained)"
         return run
     local = Path(text).expanduser()
@@ -163,15 +166,6 @@ def _lambda_functions(config: Any):
             stack.extend(item.values())
 
 
-def plugin_for_module(module: str, registry) -> Optional[Any]:
-    """The installed plugin whose package holds ``module``, if any."""
-    top = module.split(".")[0]
-    for info in registry.plugins.values():
-        if info.module and info.module.split(".")[0] == top and not info.error:
-            return info
-    return None
-
-
 def check_model_file(path: Path, registry, config: Optional[dict] = None) -> str:
     """Check, without Keras, that ``path`` is a ``.keras`` file whose model
     class an installed plugin provides; returns the class's module.
@@ -206,10 +200,10 @@ def load_model(run: Run, registry=None):
     layer, or for a config that asks for far more weights than the file holds.
     """
     if registry is None:
-        from .registry import load_registry
+        from ..plugins.registry import load_registry
 
         registry = load_registry()
-    from .backend import import_keras, keras_without_tensorflow
+    from ..backend import import_keras, keras_without_tensorflow
 
     if run.exported:
         return load_exported(run, registry)
@@ -250,10 +244,10 @@ def build_from_config(config: dict, registry, label: str, weights_bytes: Optiona
     far more parameters than that file can hold (a damaged or hostile config
     would otherwise take the machine's memory before failing).
     """
-    from .backend import import_keras
-    from .resolve import resolve_stored
-    from .specs import DataInfo
-    from .training import build_model
+    from ..backend import import_keras
+    from ..plugins.resolve import resolve_stored
+    from ..specs import DataInfo
+    from ..plugins.resolve import build_model
 
     try:
         resolved = resolve_stored(registry, config, need_dataset=False)

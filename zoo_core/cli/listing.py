@@ -6,14 +6,14 @@ import dataclasses
 import inspect
 import os
 import re
-import shutil
 import typing
 from typing import Any
 
-from .config import TrainConfig, type_name
-from .plugins import LOADED, NOT_SELECTED, SELECT_ENV
-from .registry import Entry, Registry
-from .specs import config_fields
+from ..evaluation.report import table  # noqa: F401  (zoo list's tables, also imported from here)
+from ..plugins.config import TrainConfig, type_name
+from ..plugins.manager import LOADED, NOT_SELECTED, SELECT_ENV
+from ..plugins.registry import Entry, Registry
+from ..specs import config_fields
 
 KIND_OF = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset"}
 
@@ -25,25 +25,6 @@ NO_PLUGINS = (
 
 
 # === Text ===
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain aligned table; the last column is cut to the terminal width."""
-    if not rows:
-        return ""
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    limit = shutil.get_terminal_size((120, 20)).columns
-    used = sum(widths[:-1]) + 2 * (len(widths) - 1)
-    widths[-1] = max(20, min(widths[-1], limit - used))
-
-    def line(cells):
-        text = "  ".join(str(c).ljust(w) for c, w in zip(cells[:-1], widths))
-        last = str(cells[-1])
-        if len(last) > widths[-1]:
-            last = last[: widths[-1] - 1] + "…"
-        return (text + "  " + last if text else last).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def _rows(registry: Registry, kind: str, pattern: str) -> tuple[list[str], list[list[str]]]:
@@ -174,8 +155,8 @@ def entry_json(registry: Registry, entry: Entry) -> dict:
 def preset_config_problem(registry: Registry, spec) -> str | None:
     """Why a preset's options would be refused by ``zoo train`` (an unknown key,
     a value of the wrong type), or None. Configs are dataclasses: no Keras."""
-    from .errors import ZooError
-    from .resolve import resolve_run
+    from ..errors import ZooError
+    from ..plugins.resolve import resolve_run
 
     try:
         resolve_run(registry, spec.name, require_dataset=False, require_dataset_arg=False)
@@ -233,7 +214,7 @@ def info_text(registry: Registry, entry: Entry) -> str:
 
 
 def describe_weights(registry: Registry, spec) -> dict | None:
-    from .hub import describe_weights as describe
+    from ..saving.presets import describe_weights as describe
 
     return describe(registry, spec)
 
@@ -242,7 +223,7 @@ def weights_lines(name: str, weights: dict | None) -> list[str]:
     """What ``zoo info PRESET`` says of its published weights."""
     if not weights:
         return ["Pretrained weights: none (only 'zoo train' makes a model of it)"]
-    from .export import summary_line
+    from ..sharing.export import summary_line
 
     size = f"{weights['size'] / 1e6:.1f} MB, " if weights.get("size") else ""
     sha = f"sha256 {weights['sha256'][:16]}..., " if weights.get("sha256") else "no sha256, "

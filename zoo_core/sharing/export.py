@@ -1,5 +1,5 @@
 """``zoo export RUN OUT``: a run as a self-contained, shareable model, in
-the layout :mod:`zoo_core.hub` describes (a folder, or a ``.zip`` of one).
+the layout :mod:`zoo_core.saving.hub` describes (a folder, or a ``.zip`` of one).
 
 The export is built in a hidden folder beside ``OUT`` and renamed into place
 whole; ``OUT`` must not exist (zoo never replaces a file it did not make).
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from . import __version__, hub
-from .errors import ZooError
-from .hub import SAFE_NAME
+from ..version import __version__
+from ..saving import hub
+from ..errors import ZooError
+from ..saving.hub import SAFE_NAME
 
 GRID_SIDE = 8
 #: Names that look like a file of another format: refused rather than made a folder of.
@@ -95,9 +96,9 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
                echo: Callable[[str], None] = print, pretrained: bool = False) -> Path:
     """Write run ``source`` (with ``pretrained``: a preset's published
     weights) as an exported model at ``out`` (a folder, or ``.zip``); returns ``out``."""
-    from .evaluation.loading import load_run
-    from .files import WriteError, check_can_create, reason
-    from .runs import open_source
+    from ..evaluation.loading import load_run
+    from ..storage.files import WriteError, check_can_create, reason
+    from ..saving.runs import open_source
 
     out = Path(out).expanduser()
     if out.name in ("", ".", ".."):
@@ -148,7 +149,7 @@ def write_folder(loaded, folder: Path, name: str, registry) -> dict:
     """The export's files in ``folder``; returns its metadata."""
     import keras
 
-    from .evaluation import sampling as S
+    from ..evaluation import sampling as S
 
     run, model = loaded.run, loaded.model
     config = run.config
@@ -228,7 +229,7 @@ def inference_copy(loaded, registry):
     """The model rebuilt from its config, holding the trained weights and no
     optimizer state (a run's model carries its optimizers' slots, twice the
     weights' size with Adam, which sampling never needs)."""
-    from .runs import build_from_config
+    from ..saving.runs import build_from_config
 
     model = loaded.model
     if not (loaded.run.config.get("data") or {}).get("image_shape"):
@@ -307,7 +308,7 @@ def _epochs(run_path: Path) -> Optional[int]:
         return int(json.loads((run_path / "checkpoint.json").read_text()).get("epoch"))
     except (OSError, ValueError, TypeError):
         pass
-    from .evaluation.plots import read_metrics_csv
+    from ..evaluation.plots import read_metrics_csv
 
     try:
         return int(read_metrics_csv(run_path / "metrics.csv")["epoch"][-1])

@@ -28,8 +28,8 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from .errors import ZooError
-from .files import WriteError, reason
+from ..errors import ZooError
+from ..storage.files import WriteError, reason
 
 #: Bumped when the cache's layout changes, so an old cache is rebuilt, never misread.
 CACHE_FORMAT = 1
@@ -40,7 +40,7 @@ def data_cache_dir() -> Path:
     """``$ZOO_DATA_CACHE_DIR`` (e.g. a large disk), else ``data/`` in zoo's cache."""
     if os.environ.get("ZOO_DATA_CACHE_DIR"):
         return Path(os.environ["ZOO_DATA_CACHE_DIR"]).expanduser()
-    from .hub import cache_dir
+    from ..storage.sources import cache_dir
 
     return cache_dir() / "data"
 
@@ -299,7 +299,7 @@ def open_cache(folder: Path) -> tuple[DiskImages, Optional[np.ndarray], dict]:
 def cache_arrays(data, echo: Callable[[str], None] = lambda _: None):
     """The same Dataset with both splits streamed from zoo's cache (written
     once per content). 8-bit data only: images must be multiples of 1/255."""
-    from .specs import Dataset
+    from ..specs import Dataset
 
     splits = {}
     for split in ("x_train", "x_test"):

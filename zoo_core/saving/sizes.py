@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .errors import ZooError
+from ..errors import ZooError
 
 #: A saved parameter takes at least one byte (float32 four, int8 one); a config
 #: that asks for more parameters than its weights file has bytes, plus this

@@ -10,15 +10,15 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import ZooError
+from ..errors import ZooError
 
 #: Up to this many classes, the grid has one row per class.
 ROW_PER_CLASS = 20
 
 
 def load_for_display(registry, name: str, image_size: Optional[int] = None, crop: bool = False):
-    from .data import check_dataset, load_spec
-    from .resolve import split_dataset
+    from .loading import check_dataset, load_spec
+    from ..plugins.resolve import split_dataset
 
     base, arg = split_dataset(name)
     spec = registry.dataset(base)
@@ -88,8 +88,8 @@ def default_out(name: str) -> Path:
 def show(registry, name: str, *, image_size: Optional[int] = None, out: Optional[str] = None, num: int = 64,
          seed: int = 0, echo: Callable[[str], None] = print, crop: bool = False) -> dict:
     """Load a data set, write its example grid, return its summary (with ``grid``: the PNG's path)."""
-    from .files import check_can_create
-    from .images import save_grid
+    from ..storage.files import check_can_create
+    from ..storage.images import save_grid
 
     path = Path(out) if out else default_out(name)
     if path.suffix != ".png":

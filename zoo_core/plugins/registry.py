@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .errors import ConfigError, DuplicateNameError, UnknownNameError, ZooError
-from .plugins import HOOKS, PluginInfo, Problem, call_hook, make_plugin_manager
-from .specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+from ..errors import ConfigError, DuplicateNameError, UnknownNameError, ZooError
+from .manager import HOOKS, PluginInfo, Problem, call_hook, make_plugin_manager
+from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
 
 KINDS = ("model", "loss", "dataset", "preset")
 PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset"}
@@ -148,7 +148,7 @@ class Registry:
 
     def hidden_note(self) -> str:
         """" (ZOO_PLUGINS=... leaves out the installed plugins a, b)" when it does, else ""."""
-        from .plugins import NOT_SELECTED, SELECT_ENV
+        from .manager import NOT_SELECTED, SELECT_ENV
 
         left_out = sorted(name for name, info in self.plugins.items() if info.status == NOT_SELECTED)
         if not left_out:
@@ -231,7 +231,7 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
 def check_weights(value: Any, where: str, origin: str = "") -> Optional[dict]:
     """A preset's ``weights = { uri = "...", sha256 = "..." }`` (or ``false``: none).
     A relative path is relative to the preset file that names it."""
-    from .hub import check_sha256, is_remote
+    from ..storage.sources import check_sha256, is_remote
 
     if value is False:
         return None
@@ -277,8 +277,8 @@ def read_preset_tables(path: os.PathLike | str) -> dict[str, dict]:
 
 def bundled_preset_file() -> Optional[Path]:
     """The project's ``registry.toml`` (inside the wheel, or at the source root)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "registry.toml", here.parent / "registry.toml"):
+    package = Path(__file__).resolve().parent.parent  # zoo_core/
+    for candidate in (package / "registry.toml", package.parent / "registry.toml"):
         if candidate.is_file():
             return candidate
     return None
@@ -317,3 +317,12 @@ def load_registry(
     for f in preset_files:
         registry.add_preset_file(Path(f))
     return registry
+
+
+def plugin_for_module(module: str, registry) -> Optional[PluginInfo]:
+    """The installed plugin whose package holds ``module``, if any."""
+    top = module.split(".")[0]
+    for info in registry.plugins.values():
+        if info.module and info.module.split(".")[0] == top and not info.error:
+            return info
+    return None

@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import pluggy
 
-from . import __version__, hookspecs
-from .specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+from ..version import __version__
+from .. import hookspecs
+from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
 
 ENTRY_POINT_GROUP = "zoo"
 #: The distribution a plugin names in its dependencies to say which core it needs.

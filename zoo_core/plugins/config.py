@@ -12,8 +12,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Optional
 
-from .errors import ConfigError
-from .specs import config_fields
+from ..errors import ConfigError
+from ..specs import config_fields
 
 # === Types ===
 
