@@ -104,6 +104,9 @@ def test_an_export_names_its_data_but_not_where_it_lay(cli, tiny_npz, tmp_path, 
     assert "trained by zoo on `npz:tiny.npz`" in (shared / "README.md").read_text()
     assert 'dataset = "npz:tiny.npz"' in (shared / "config.toml").read_text()
     hub.verify_folder(shared)  # the checksums cover the files as written
+    # Never into the run itself (a later --overwrite of the run would take the export with it).
+    one_line_error(cli("export", run, run / "inside"), "is inside the run", "choose another OUT")
+    assert not (run / "inside").exists()
     # Still a model: it samples, and evaluates on the data named again.
     assert cli("sample", shared, "--num", 2, "--out", tmp_path / "s.npz").exit_code == 0
     result = cli("eval", shared, "--metrics", "reconstruction", "--num", 4, "--dataset", f"npz:{tiny_npz}")

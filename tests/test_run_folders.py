@@ -105,6 +105,20 @@ def test_overwrite_refuses_a_mark_that_does_not_match_the_config(cli, tiny_npz, 
     assert not is_run_folder(linked)  # links into a run are not a run of this folder's own
 
 
+def test_overwrite_refuses_a_run_holding_files_zoo_did_not_write(cli, tiny_npz, run):
+    """A run folder is zoo's, but a file the user added to it (or an export made inside it) is not."""
+    (run / "notes.txt").write_text("my notes on this run")
+    (run / "export").mkdir()
+    before = snapshot(run)
+    one_line_error(train(cli, tiny_npz, run, "--overwrite"), "would delete what zoo did not write",
+                   "export, notes.txt", "nothing was changed")
+    assert snapshot(run) == before
+    (run / "notes.txt").unlink()
+    (run / "export").rmdir()
+    (run / "eval.json").write_text("{}")  # zoo's own files do not stand in the way
+    assert train(cli, tiny_npz, run, "--overwrite").exit_code == 0
+
+
 def test_a_run_is_marked_and_its_mark_matches_its_config(run):
     import tomllib
 

@@ -52,10 +52,14 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         new = MOVED[spec.name]
         warnings.warn(f"{spec.name} moved to {new}; import it from there (the old name goes in zoo 1.0)",
                       DeprecationWarning, stacklevel=3)
-        return importlib.import_module(new)
+        module = importlib.import_module(new)
+        self._own_spec = module.__spec__  # the import system sets the alias's spec on it next
+        return module
 
     def exec_module(self, module):
-        pass  # the module at its new place is already executed
+        # The module at its new place is already executed: give it back its own spec
+        # (and loader), so that importlib.reload and tools see where it really lives.
+        module.__spec__, module.__loader__ = self._own_spec, self._own_spec.loader
 
 
 if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):

@@ -114,6 +114,9 @@ def export_run(source: str, out: str | os.PathLike, *, registry, backend: Option
     if not run.config:
         raise ZooError(f"{source} is a bare .keras file: it records no config or data set; export the run "
                        f"folder that holds it")
+    if run.path.is_dir() and out.resolve().is_relative_to(run.path.resolve()):
+        raise ZooError(f"{out} is inside the run {source}; zoo export writes beside a run, never into it "
+                       f"(a later --overwrite of the run would take the export with it): choose another OUT")
     loaded = load_run(run, registry, backend, echo=echo)
     name = out.stem if out.suffix.lower() == ".zip" else out.name
     if not SAFE_NAME.match(name):
@@ -352,7 +355,7 @@ def model_card(meta: dict, config: dict) -> str:
         + ", ".join(f"{k}={v}" for k, v in config.get("model", {}).items() if k != "name"),
         f"- loss: `{meta['loss']}` " + ", ".join(f"{k}={v}" for k, v in config.get("loss", {}).items() if k != "name"),
         "- training: " + ", ".join(f"{k}={v}" for k, v in config.get("train", {}).items())
-        + (f"; {meta['epochs']} epochs done" if meta.get("epochs") else ""),
+        + (f"; {meta['epochs']} epoch{'s' if meta['epochs'] != 1 else ''} done" if meta.get("epochs") else ""),
         f"- trained with zoo {trained.get('zoo')}, Keras {trained.get('keras')}, backend {trained.get('backend')}, "
         f"{trained.get('created')}",
         "",

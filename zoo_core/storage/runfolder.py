@@ -10,7 +10,9 @@ first checkpoint (the sibling is removed then, or by the next run).
 it: a ``.zoo-run`` file whose run id matches the one in the folder's
 ``config.toml``. File names prove nothing (a user's folder may hold a
 ``config.toml`` and a ``model.keras`` of its own); the mark is only ever
-written by zoo, and its id ties it to that folder's config. Never the current
+written by zoo, and its id ties it to that folder's config. A run that holds
+files zoo does not write (a user's notes, an export made inside it) is not
+replaced either: they would go with it. Never the current
 folder or one that holds it, and never a folder another process is writing
 (see :mod:`zoo_core.storage.locks`).
 
@@ -79,6 +81,20 @@ def is_run_folder(path: os.PathLike | str) -> bool:
     return run_id_of(path) is not None
 
 
+#: What zoo itself writes at a run folder's top level (zoo train, eval, plot): --overwrite
+#: replaces a run only while it holds nothing else, so no file of the user's goes with it.
+ZOO_ENTRIES = frozenset({
+    CONFIG_FILE, RUN_MARK, LOCK_FILE, "checkpoint.json", "model.keras", "metrics.csv", "eval.json",
+    "losses.png", "checkpoints", "samples", "reconstructions", "logs",
+})
+
+
+def _not_zoos(path: Path) -> list[str]:
+    """The names at ``path``'s top level that zoo does not write (its own temporary files aside)."""
+    return sorted(p.name for p in path.iterdir()
+                  if p.name not in ZOO_ENTRIES and not (p.name.startswith(".") and ".tmp" in p.name))
+
+
 def _holds_cwd(path: Path) -> bool:
     try:
         here = Path.cwd().resolve()
@@ -118,6 +134,13 @@ def check_out(path: os.PathLike | str, overwrite: bool = False) -> None:
                 raise ZooError(
                     f"run folder {path} already exists and is not empty; "
                     f"choose another --out or pass --overwrite to replace it"
+                )
+            foreign = _not_zoos(path) if is_run_folder(path) else None
+            if foreign:
+                raise ZooError(
+                    f"--overwrite would delete what zoo did not write in the run folder {path} "
+                    f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); nothing was changed: "
+                    f"move those away first, or choose another --out"
                 )
             if not is_run_folder(path):
                 raise ZooError(

@@ -329,7 +329,7 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
     echo(
         f"Training {resolved.config.model} on {resolved.config.dataset} ({len(data.x_train):,} images, "
         f"{h}x{w}x{c}) with loss {resolved.config.loss}, backend {backend}, "
-        f"{train.epochs} epochs of batch {train.batch_size}"
+        f"{train.epochs} epoch{'s' if train.epochs != 1 else ''} of batch {train.batch_size}"
     )
     echo(f"Run folder: {run_dir}")
     extras = [f"precision {train.precision}"] if train.precision != "float32" else []
