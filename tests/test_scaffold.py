@@ -11,10 +11,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import py_compile
+import re
 import subprocess
 import sys
 
 import pytest
+
+import zoo_core
 
 from zoo_core.errors import ZooError
 from zoo_core.hookspecs import hookimpl
@@ -60,6 +63,16 @@ def test_it_writes_a_complete_package(tmp_path):
     assert 'my-vae = "zoo_my_vae.plugin"' in pyproject
     assert f'"zoo-core{core_range()}"' in pyproject
     assert "class MyVaeVAE(keras.Model)" in (package / "zoo_my_vae" / "models.py").read_text()
+
+
+@pytest.mark.parametrize("kind", ["vae", "adversarial"])
+def test_it_names_zoo_modules_by_their_places(kind, tmp_path):
+    """A new plugin imports zoo_core's modules from where they are, not by names that moved."""
+    _, written = new_plugin("fresh", tmp_path, kind=kind)
+    for path in written:
+        text = path.read_text()
+        moved = [old for old in zoo_core.MOVED if re.search(rf"(?<![\w.]){re.escape(old)}\b", text)]
+        assert not moved, f"{path.name} names modules by their old paths: {moved}"
 
 
 def test_core_range():
