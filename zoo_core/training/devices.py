@@ -111,9 +111,11 @@ def execution(train, backend: str) -> Iterator[None]:
     Keras' global state afterwards (tests train several runs per process)."""
     import keras
 
+    global _runs_inside
     policy = keras.config.dtype_policy()
     distribution = keras.distribution.distribution()
     remapper = _remapper_option() if backend == "tensorflow" else None
+    _runs_inside += 1
     try:
         if train.precision != "float32":
             keras.config.set_dtype_policy(train.precision)
@@ -129,12 +131,18 @@ def execution(train, backend: str) -> Iterator[None]:
         else:
             yield
     finally:
+        _runs_inside -= 1
         keras.config.set_dtype_policy(policy)
         keras.distribution.set_distribution(distribution)
         if remapper is not None:
             import tensorflow as tf
 
             tf.config.optimizer.set_experimental_options({"remapping": remapper})
+
+
+#: How many execution() contexts are open: quiet_remapper changes TensorFlow's global
+#: options only inside one, which restores them when the run ends.
+_runs_inside = 0
 
 
 def _remapper_option() -> bool:
@@ -156,8 +164,8 @@ def quiet_remapper(model, backend: str) -> None:
     graph as it was, so turning it off changes nothing but the line (measured
     on a tiny DCGAN: the same images/s within noise); the other grappler passes,
     and their errors, stay. One-network models keep it: there it succeeds."""
-    if backend != "tensorflow":
-        return
+    if backend != "tensorflow" or not _runs_inside:
+        return  # outside a run (a test or a script compiling a model) nothing would restore it
     from .multinet import MultiNetworkModel
 
     if isinstance(model, MultiNetworkModel):
