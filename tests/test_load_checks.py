@@ -105,6 +105,7 @@ def test_a_preset_whose_archive_asks_for_a_huge_model_is_refused(cli, tmp_path):
     assert_clean_error(cli("sample", "huge", "--pretrained"), "refuses to build it")
 
 
+@pytest.mark.one_backend  # the refusal itself runs on every backend above; this peak is measured on TensorFlow
 def test_the_refusing_process_stays_small(tmp_path):
     """A real process refuses a 3-trillion-parameter config (12 TB of float32)
     with the peak memory of any model load. Over 10 s: a fresh interpreter
