@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ZooError
+from ..storage.files import _fsync  # the module-level name: tests replace it to fake a full disk
 
 STATE_FILE = "checkpoint.json"
 FOLDER = "checkpoints"
@@ -66,14 +67,6 @@ class CheckpointState:
 
 class CheckpointWriteError(ZooError):
     """Writing a checkpoint failed (full disk, permissions); the previous one is intact."""
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_json(doc: dict, path: Path) -> None:
