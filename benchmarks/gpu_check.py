@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,9 @@ CASES = (
 def installed_backends() -> list[str]:
     names = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
     return [b for b in BACKENDS if importlib.util.find_spec(names[b]) is not None]
+
+
+FOLDER_LOCK = threading.Lock()
 
 
 def make_folder(root: Path, shape: tuple, count: int) -> Path:
@@ -116,7 +120,8 @@ def run_case(case: Case, backend: str, precision: str, args, work: Path) -> dict
     examples = batch * max(1, -(-args.steps // epochs))
     dataset = []
     if case.preset != "dcgan-fashion-mnist" or not FASHION.is_dir() or args.cpu_smoke:
-        folder = make_folder(work, case.image_shape, max(examples + examples // 8, 64))
+        with FOLDER_LOCK:  # --jobs: cases of one image shape share a folder, made once
+            folder = make_folder(work, case.image_shape, max(examples + examples // 8, 64))
         dataset = ["--dataset", f"folder:{folder}"]
     run_dir = work / f"{case.preset}-{backend}-{precision}"
     cmd = [str(Path(sys.executable).with_name("zoo")), "train", case.preset, *dataset, "--epochs", str(epochs),
@@ -170,7 +175,11 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=4, help="the steps are split into this many epochs")
     parser.add_argument("--cpu-smoke", action="store_true", help="a handful of steps on CPU, to prove the path")
     parser.add_argument("--work", default=None, help="folder for data and runs (default: a temporary one)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="cases run at once (with --cpu-smoke only: on a GPU they would share it and its memory)")
     args = parser.parse_args(argv)
+    if args.jobs < 1 or (args.jobs > 1 and not args.cpu_smoke):
+        parser.error("--jobs: a whole number from 1, and above 1 only with --cpu-smoke")
     if args.cpu_smoke:
         args.steps, args.epochs = 1, 1
     backends = args.backends.split(",") if args.backends else installed_backends()
@@ -186,16 +195,19 @@ def main(argv=None) -> int:
         return 2
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="zoo-gpu-check-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for backend in backends:
-        for precision in args.precisions.split(","):
-            for case in cases:
-                if args.cpu_smoke and precision != "float32" and case.preset != "dcgan-fashion-mnist":
-                    continue
-                row = run_case(case, backend, precision, args, work)
-                rows.append(row)
-                print(f"{case.preset} {backend} {precision}: "
-                      f"{'ok' if row['ok'] else 'FAILED ' + row['error']}", file=sys.stderr, flush=True)
+    todo = [(case, backend, precision) for backend in backends for precision in args.precisions.split(",")
+            for case in cases
+            if not (args.cpu_smoke and precision != "float32" and case.preset != "dcgan-fashion-mnist")]
+
+    def one(item):
+        case, backend, precision = item
+        row = run_case(case, backend, precision, args, work)
+        print(f"{case.preset} {backend} {precision}: "
+              f"{'ok' if row['ok'] else 'FAILED ' + row['error']}", file=sys.stderr, flush=True)
+        return row
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(one, todo))  # in the table's order, whichever finishes first
     print(table(rows, args.cpu_smoke))
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)

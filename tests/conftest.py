@@ -29,6 +29,13 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 _session_folder("JAX_COMPILATION_CACHE_DIR", "zoo-test-jax-")
+# The suite's models are tiny and train a step or two: XLA's CPU back end spends
+# more time optimising their code than running it. Compiling with LLVM's cheap
+# passes cuts the JAX pass by about a quarter (results stay within the tests'
+# tolerances; the numbers that matter are compared on one backend or against
+# references with a tolerance). Also reaches the `zoo` processes tests start.
+if os.environ.get("KERAS_BACKEND") == "jax" and "XLA_FLAGS" not in os.environ:
+    os.environ["XLA_FLAGS"] = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 #: Files whose every test has an outcome that cannot depend on the Keras backend
 #: (CLI parsing, configs, the plugin machinery, data loaders' numpy, file safety,
@@ -41,10 +48,32 @@ ONE_BACKEND_FILES = {
 }
 
 
+#: Files whose tests are backend-independent except those marked every_backend
+#: (their one_backend mark comes from here too).
+MOSTLY_ONE_BACKEND_FILES = {"test_hub.py", "test_sample_eval_cli.py", "test_train_faults.py"}
+
+#: Files whose tests share module-scoped trained runs: with pytest-xdist
+#: (``--dist loadgroup``) each file runs in one worker, so its runs are trained once.
+ONE_WORKER_FILES = {"test_sample_eval_cli.py", "test_evaluation.py", "test_presets_64.py", "test_scaffold.py",
+                    "test_write_errors.py", "test_load_checks.py", "test_runs.py", "test_multinet.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in ONE_BACKEND_FILES:
+        name = item.path.name
+        if name in ONE_BACKEND_FILES or (name in MOSTLY_ONE_BACKEND_FILES
+                                         and item.get_closest_marker("every_backend") is None):
             item.add_marker(pytest.mark.one_backend)
+        if name in ONE_WORKER_FILES:
+            item.add_marker(pytest.mark.xdist_group(name))
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; the suite also runs without it
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker a core, at most four (each holds a Keras backend, ~1 GB)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, 4))
 
 
 from zoo_core.hookspecs import hookimpl  # noqa: E402

@@ -151,6 +151,7 @@ def prior_outputs(model):
     return keras.ops.convert_to_numpy(keras.ops.log_softmax(logits, axis=-1))
 
 
+@pytest.mark.every_backend
 @pytest.mark.parametrize("preset", PRETRAINED)
 def test_weights_trained_on_tensorflow_give_the_same_images_here(preset):
     """Run on every backend in CI: the bundled weights (trained on TensorFlow)
@@ -183,6 +184,7 @@ def test_pretrained_eval_and_default_output_in_the_current_folder(cli, tmp_path,
     assert not (unpacked / "vae-mnist-sample-seed0.png").exists()
 
 
+@pytest.mark.every_backend
 def test_python_api():
     model = zoo_core.load_model("dcgan-fashion-mnist", pretrained=True)
     assert model.generate(3, seed=0).shape == (3, 28, 28, 1)
@@ -330,8 +332,18 @@ def test_download_errors(served, cli):
     assert_clean_error(cli("sample", f"http://127.0.0.1:{port}/vae-mnist.zip"), "cannot download", "network")
 
 
+def _next_backend(backend):
+    """Each pass exports to the next backend round tensorflow → jax → torch → tensorflow;
+    the other direction is marked one_backend (it runs where the first pass has it)."""
+    cycle = ["tensorflow", "jax", "torch"]
+    this = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return cycle[(cycle.index(this) + 1) % 3] == backend if this in cycle else True
+
+
+@pytest.mark.every_backend
 @pytest.mark.skipif(not OTHER_BACKENDS, reason="only one Keras backend is installed")
-@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=() if _next_backend(b) else pytest.mark.one_backend)
+                                     for b in OTHER_BACKENDS])
 def test_an_export_served_by_url_samples_and_evaluates_on_another_backend(backend, served, tmp_path, private_cache):
     """zoo export of a run made on this backend, served over HTTP, sampled and
     evaluated by URL in a fresh process on another backend."""

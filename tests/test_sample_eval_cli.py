@@ -104,6 +104,7 @@ def _can(folder, capability):
 # === Every model ===
 
 
+@pytest.mark.every_backend
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_samples_and_evaluates(model, trained, run, workspace):
     folder = trained(model)
@@ -149,6 +150,7 @@ def test_every_model_samples_and_evaluates(model, trained, run, workspace):
     assert json.loads((folder / "eval.json").read_text())["metrics"].keys() == metrics.keys()
 
 
+@pytest.mark.every_backend
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_exports_and_loads_back(model, trained, run, workspace):
     """zoo export of every model: weights only, and the export samples the
@@ -184,6 +186,7 @@ def test_every_model_exports_and_loads_back(model, trained, run, workspace):
 # === zoo sample ===
 
 
+@pytest.mark.every_backend
 def test_same_seed_same_samples(trained, run, workspace):
     folder = trained("vae")
     paths = [workspace / name for name in ("a.npz", "b.npz", "c.npz")]
@@ -193,6 +196,7 @@ def test_same_seed_same_samples(trained, run, workspace):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+@pytest.mark.every_backend
 def test_conditional_sampling(trained, run, workspace):
     folder = trained("cgan")
     out = workspace / "class2.npz"
@@ -205,6 +209,7 @@ def test_conditional_sampling(trained, run, workspace):
     assert_clean_error(run("sample", folder, "--class", -1), "out of range")
 
 
+@pytest.mark.every_backend
 def test_vae_modes(trained, run, workspace):
     folder = trained("vae")
     result = run("sample", folder, "--reconstruct", "--num", 6)

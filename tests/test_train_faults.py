@@ -68,9 +68,10 @@ callbacks.make_callbacks = make_callbacks
 """
 
 
+@pytest.mark.every_backend  # the last case on every backend (each feeds data its own way), the others on TensorFlow
 @pytest.mark.parametrize("at, next_step", [
-    (3, "nothing was saved yet"),  # the train step's data pipeline
-    (9, "nothing was saved yet"),  # after the epoch's last batch: validation's
+    pytest.param(3, "nothing was saved yet", marks=pytest.mark.one_backend),  # the train step's data pipeline
+    pytest.param(9, "nothing was saved yet", marks=pytest.mark.one_backend),  # after the last batch: validation's
     (12, "resume with: zoo train --resume"),
 ])
 def test_a_cache_cut_short_while_training_is_one_line(tmp_path, at, next_step):
@@ -206,7 +207,9 @@ def metric_rows(run: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("model, options", [("vae", TINY_VAE), ("vq-vae", TINY_VQ_VAE)])
+@pytest.mark.every_backend  # the vq-vae case on TensorFlow only: its three phases compile for long on JAX
+@pytest.mark.parametrize("model, options", [("vae", TINY_VAE),
+                                            pytest.param("vq-vae", TINY_VQ_VAE, marks=pytest.mark.one_backend)])
 def test_kill_9_after_an_epochs_last_batch_keeps_its_training_metrics(cli, tiny_npz, tmp_path, model, options):
     """A real process killed with SIGKILL between the step checkpoint at the
     first epoch's last batch and that epoch's end; the resumed run's metrics.csv
@@ -243,6 +246,7 @@ TORCHRUN_ENV = {"TORCHELASTIC_RUN_ID": "zoo-test", "RANK": "1", "LOCAL_RANK": "1
                 "LOCAL_WORLD_SIZE": "2", "GROUP_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
 
 
+@pytest.mark.every_backend
 def test_torchrun_on_another_backend_is_refused_before_training(tiny_npz, tmp_path):
     """A real process with torchrun's environment. About 5 s."""
     if backend() == "torch":
@@ -276,6 +280,7 @@ def test_torchrun_is_told_apart(monkeypatch, name):
     replicas.refuse_torchrun(name)  # torchrun with one process: nothing trains twice
 
 
+@pytest.mark.every_backend
 def test_resume_under_torchrun_on_another_backend_is_refused_before_the_lock(cli, tiny_npz, tmp_path, monkeypatch):
     if backend() == "torch":
         pytest.skip("torchrun serves PyTorch")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import (GAN_LOSSES, REGISTRY, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
+from hybrids_tiny import (every_gan_loss, REGISTRY, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
                           check_one_network_moves, check_presets_take_loss, check_save_and_load,
                           check_zoo_train_and_sample, gradients, norm, numpy, tiny_images)
 from zoo_core.errors import ZooError
@@ -27,7 +27,7 @@ def batch(model, n=8):
 # === Training ===
 
 
-@pytest.mark.parametrize("loss", GAN_LOSSES)
+@pytest.mark.parametrize("loss", every_gan_loss())
 def test_trains_with_every_gan_loss(loss):
     model = build("aae", loss)
     history = model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0).history

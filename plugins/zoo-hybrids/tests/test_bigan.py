@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrids_tiny import (GAN_LOSSES, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
+from hybrids_tiny import (every_gan_loss, SHAPE, TINY, build, check_bad_setting, check_image_size_error,
                           check_one_network_moves, check_presets_take_loss, check_save_and_load,
                           check_zoo_train_and_sample, gradients, norm, numpy, snapshot, tiny_images)
 
@@ -33,7 +33,7 @@ def zero(model, *layer_names):
 # === Training ===
 
 
-@pytest.mark.parametrize("loss", GAN_LOSSES)
+@pytest.mark.parametrize("loss", every_gan_loss())
 def test_trains_with_every_gan_loss(loss):
     model = build("bigan", loss)
     history = model.fit(tiny_images(16), batch_size=8, epochs=1, verbose=0).history
