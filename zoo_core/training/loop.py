@@ -258,8 +258,11 @@ def train_run(
         # torchrun's rank 0 writes the run; another process
         # trains its part of each batch in a scratch folder of its own, dropped at the end.
         with replicas.scratch_folder() as scratch, replicas.quiet_interruption():
-            return _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
-    return _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)
+            result = _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
+    else:
+        result = _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)
+    replicas.wait_for_rank_0(backend)
+    return result
 
 
 def _silent(line: str) -> None:

@@ -98,6 +98,18 @@ def is_main_process(backend: str) -> bool:
     return int(os.environ["RANK"]) == 0
 
 
+def wait_for_rank_0(backend: str) -> None:
+    """PyTorch under torchrun: return once every process got here, so a
+    process that trained in its scratch folder does not go on (to resume the
+    run, say) before rank 0 has written the run folder."""
+    if backend != "torch" or not torch_started():
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 @contextlib.contextmanager
 def scratch_folder(copy_of=None) -> Iterator:
     """A run folder path of this process's own (a copy of ``copy_of``'s files,

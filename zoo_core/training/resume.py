@@ -41,8 +41,6 @@ def resume_run(
     """Continue a run from its checkpoint: same config, same data order and
     random streams, so it ends where an uninterrupted run would have. The run
     folder is locked meanwhile (a second writer is refused, naming this one)."""
-    from ..storage.locks import RunLock
-
     start = time.perf_counter()
     replicas.refuse_torchrun(backend)
     run_dir = Path(run_dir)
@@ -52,7 +50,19 @@ def resume_run(
     if not replicas.is_main_process(backend):
         # As in train_run: rank 0 resumes the run; the others a copy of it.
         with replicas.scratch_folder(copy_of=run_dir) as scratch, replicas.quiet_interruption():
-            return _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=loop._silent, verbose=0)
+            result = _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=loop._silent,
+                                    verbose=0)
+    else:
+        result = _resume_main(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose)
+    replicas.wait_for_rank_0(backend)
+    return result
+
+
+def _resume_main(run_dir: Path, registry, start: float, *, backend: str, epochs: Optional[int],
+                 echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+    """The process that writes the run resumes it under its lock."""
+    from ..storage.locks import RunLock
+
     try:
         lock = RunLock(run_dir).acquire()  # before reading anything a live run may be rewriting
     except OSError as exc:
