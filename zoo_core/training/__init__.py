@@ -36,4 +36,5 @@ from .loop import (  # noqa: F401  (the package's API)
     write_toml,
 )
 from .resume import resume_run  # noqa: F401,E402
+from .listeners import RunListener, StopTraining  # noqa: F401,E402
 from .state import epoch_order, random_state_variables, read_random_states, restore_random_states  # noqa: F401,E402

@@ -6,12 +6,14 @@ functions, after :func:`zoo_core.backend.choose_backend` has run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from ..plugins.resolve import ResolvedRun, build_model  # noqa: F401  (build_mod
 from ..data.loading import check_dataset, load_data  # noqa: F401  (part of this module's API)
 from ..specs import Dataset
 from . import replicas
+from .listeners import RunListener, StopTraining, tell
 from .state import (
     epoch_flips,
     epoch_order,
@@ -179,6 +182,8 @@ class TrainResult:
     seconds: float
     images_per_second: float
     files: dict = field(default_factory=dict)
+    #: why a listener ended the run before its last epoch (None: it trained every epoch)
+    stopped_early: Optional[str] = None
 
 
 def _resume_hint(run_dir: Path) -> str:
@@ -248,10 +253,12 @@ def train_run(
     overwrite: bool = False,
     echo: Callable[[str], None] = print,
     verbose: Optional[int] = None,
+    listeners: Sequence[RunListener] = (),
 ) -> TrainResult:
     """Train ``resolved`` and fill ``run_dir``. The folder is created only
     once the data has loaded and the model is built, so a bad input leaves
-    nothing behind."""
+    nothing behind. ``listeners`` hear the run's start, epochs and end
+    (:mod:`.listeners`; on rank 0 only under torchrun)."""
     replicas.refuse_torchrun(backend)
     train = resolved.config.train
     if train.distribute == "data-parallel" and not replicas.is_main_process(backend):
@@ -260,7 +267,10 @@ def train_run(
         with replicas.scratch_folder() as scratch, replicas.quiet_interruption():
             result = _train_run(resolved, scratch, backend=backend, overwrite=False, echo=_silent, verbose=0)
     else:
-        result = _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose)
+        with telling(listeners):
+            result = _train_run(resolved, run_dir, backend=backend, overwrite=overwrite, echo=echo, verbose=verbose,
+                                listeners=listeners)
+        tell(listeners, "run_ended", result, None)
     replicas.wait_for_rank_0(backend)
     return result
 
@@ -269,8 +279,18 @@ def _silent(line: str) -> None:
     pass
 
 
+@contextlib.contextmanager
+def telling(listeners: Sequence[RunListener]) -> Iterator[None]:
+    """Tell the listeners of a run that failed (a finished one is told by the caller)."""
+    try:
+        yield
+    except BaseException as exc:
+        tell(listeners, "run_ended", None, exc)
+        raise
+
+
 def _train_run(resolved: ResolvedRun, run_dir: Path, *, backend: str, overwrite: bool,
-               echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+               echo: Callable[[str], None], verbose: Optional[int], listeners: Sequence[RunListener] = ()) -> TrainResult:
     from .checkpoints import CheckpointState, after_next_save
 
     start = time.perf_counter()
@@ -296,8 +316,9 @@ def _train_run(resolved: ResolvedRun, run_dir: Path, *, backend: str, overwrite:
             _write_config(resolved, staging, backend, data, keras.__version__, run_id=folder.run_id)
             _announce(resolved, data, folder.final, backend, echo)
             _checkpoint_every_notice(model, train, echo)
+            tell(listeners, "run_started", folder.final, resolved.config.to_dict(), resumed=False)
             result = _fit_epochs(model, data, resolved, staging, CheckpointState(epoch=0), start, echo, verbose,
-                                 backend)
+                                 backend, listeners)
         except ZooError as exc:
             if folder.placed:
                 exc.args = (folder.final_text(str(_with_checkpoint_note(exc, staging))),)
@@ -349,9 +370,11 @@ def _announce(resolved: ResolvedRun, data: Dataset, run_dir: Path, backend: str,
 
 
 def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, state, start: float,
-                echo: Callable[[str], None], verbose: Optional[int], backend: str) -> TrainResult:
+                echo: Callable[[str], None], verbose: Optional[int], backend: str,
+                listeners: Sequence[RunListener] = ()) -> TrainResult:
     """The epoch loop: one ``fit`` per epoch on that epoch's order of the
-    data, then validation, a checkpoint, the CSV row, logs and grids."""
+    data, then validation, a checkpoint, the CSV row, logs and grids; then
+    the listeners (one may end the run here, with :class:`StopTraining`)."""
     from .callbacks import Grids, SignalStop, finished_epoch_logs, first_bad_value, make_callbacks, resume_mid_epoch
     from .checkpoints import read_checkpoint, save_checkpoint
     from ..storage.eventlog import EventLog
@@ -394,6 +417,7 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
 
     stopper = SignalStop(echo)
     current = {"epoch": state.epoch, "first": state.step}
+    stopped_early = None
 
     def step_checkpoint(model, batches: int) -> None:
         state.global_step = watch.global_start + batches
@@ -469,6 +493,13 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
                 grids.write(model, epoch + 1)
                 timing = f" ({logs['images_per_second']:,.0f} images/s, {seconds:.1f} s)" if history is not None else ""
                 echo(f"Epoch {epoch + 1}/{train.epochs}: {format_logs(logs)}{timing}")
+                try:
+                    tell(listeners, "epoch_ended", epoch + 1, dict(state.history[-1]), model,
+                         Path(os.path.realpath(run_dir)))
+                except StopTraining as exc:
+                    stopped_early = str(exc)
+                    echo(f"Stopped after epoch {epoch + 1} of {train.epochs}: {exc}")
+                    break
     except KeyboardInterrupt:
         # A second signal: stop now, leave the last checkpoint as it is.
         raise Interrupted(
@@ -496,4 +527,4 @@ def _fit_epochs(model, data: Dataset, resolved: ResolvedRun, run_dir: Path, stat
     if events:
         files["tensorboard"] = events.directory
     files.update(grids.written)
-    return TrainResult(run_dir, model_path, metrics, seconds, images_per_second, files)
+    return TrainResult(run_dir, model_path, metrics, seconds, images_per_second, files, stopped_early)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from ..data.loading import load_data
 from ..errors import ZooError
 from ..plugins.resolve import build_model
 from ..specs import Dataset
 from . import loop, replicas
+from .listeners import RunListener, tell
 from .loop import CONFIG_FILE, TrainResult, compile_model, load_checkpoint_weights
 from .state import restore_backend_random_state, restore_random_states
 
@@ -37,10 +38,12 @@ def resume_run(
     epochs: Optional[int] = None,
     echo: Callable[[str], None] = print,
     verbose: Optional[int] = None,
+    listeners: Sequence[RunListener] = (),
 ) -> TrainResult:
     """Continue a run from its checkpoint: same config, same data order and
     random streams, so it ends where an uninterrupted run would have. The run
-    folder is locked meanwhile (a second writer is refused, naming this one)."""
+    folder is locked meanwhile (a second writer is refused, naming this one).
+    ``listeners`` as for :func:`~zoo_core.training.train_run`."""
     start = time.perf_counter()
     replicas.refuse_torchrun(backend)
     run_dir = Path(run_dir)
@@ -53,13 +56,16 @@ def resume_run(
             result = _resume_locked(scratch, registry, start, backend=backend, epochs=epochs, echo=loop._silent,
                                     verbose=0)
     else:
-        result = _resume_main(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose)
+        with loop.telling(listeners):
+            result = _resume_main(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo,
+                                  verbose=verbose, listeners=listeners)
+        tell(listeners, "run_ended", result, None)
     replicas.wait_for_rank_0(backend)
     return result
 
 
 def _resume_main(run_dir: Path, registry, start: float, *, backend: str, epochs: Optional[int],
-                 echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+                 echo: Callable[[str], None], verbose: Optional[int], listeners: Sequence[RunListener]) -> TrainResult:
     """The process that writes the run resumes it under its lock."""
     from ..storage.locks import RunLock
 
@@ -70,7 +76,8 @@ def _resume_main(run_dir: Path, registry, start: float, *, backend: str, epochs:
 
         raise write_error(run_dir, exc, "the lock file of") from None
     try:
-        return _resume_locked(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose)
+        return _resume_locked(run_dir, registry, start, backend=backend, epochs=epochs, echo=echo, verbose=verbose,
+                              listeners=listeners)
     except ZooError as exc:
         raise loop._with_checkpoint_note(exc, run_dir) from None
     finally:
@@ -78,7 +85,8 @@ def _resume_main(run_dir: Path, registry, start: float, *, backend: str, epochs:
 
 
 def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epochs: Optional[int],
-                   echo: Callable[[str], None], verbose: Optional[int]) -> TrainResult:
+                   echo: Callable[[str], None], verbose: Optional[int],
+                   listeners: Sequence[RunListener] = ()) -> TrainResult:
     import tomllib
 
     from .checkpoints import clean_temporary_files, read_checkpoint
@@ -129,7 +137,8 @@ def _resume_locked(run_dir: Path, registry, start: float, *, backend: str, epoch
         loop._write_config(resolved, run_dir, backend, data, keras.__version__, previous=doc)
         echo(f"Resuming {run_dir} {state.description} (of {train.epochs} epochs), backend {backend}")
         loop._checkpoint_every_notice(model, train, echo)
-        return loop._fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend)
+        tell(listeners, "run_started", run_dir, resolved.config.to_dict(), resumed=True)
+        return loop._fit_epochs(model, data, resolved, run_dir, state, start, echo, verbose, backend, listeners)
 
 
 def _refuse_changed_split(stored: dict, data: Dataset, name: str) -> None:
