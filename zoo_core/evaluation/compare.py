@@ -18,6 +18,8 @@ from ..saving.runs import MODEL_FILE, open_source
 from .compare_table import METRICS_FILE, Entry, build_table, format_table, read_records, table_json
 
 SWEEP_FILE = "sweep.toml"
+NO_RUNS = ("give at least one RUN to compare: a run folder, an exported model (folder, .zip, URL) "
+           "or a SWEEP folder")
 
 
 # === Finding the runs ===
@@ -50,8 +52,7 @@ def find_runs(sources: tuple[str, ...], registry, echo: Callable[[str], None]) -
     """Open every source (a sweep gives its finished trials); refuses a source
     that is none of these, and the same run named twice."""
     if not sources:
-        raise ZooError("give at least one RUN to compare: a run folder, an exported model (folder, .zip, URL) "
-                       "or a SWEEP folder")
+        raise ZooError(NO_RUNS)
     entries: list[Entry] = []
     for source in sources:
         local = Path(str(source)).expanduser()
@@ -127,6 +128,8 @@ def compare(sources: tuple[str, ...], *, seed: int = 0, num: int = 16, out: Opti
     """
     from . import compare_figures as F
 
+    if not sources:
+        raise ZooError(NO_RUNS)
     if out is not None and not files:
         raise ZooError("--out names the folder for the figures, and --table-only writes none: give one of them")
     folder = F.output_folder(out) if files else None
@@ -146,6 +149,9 @@ def compare(sources: tuple[str, ...], *, seed: int = 0, num: int = 16, out: Opti
         if with_curves and missing:
             notes.append(f"not in the curves (no {METRICS_FILE}): {', '.join(missing)}")
         if samples:
+            from ..backend import choose_backend
+
+            choose_backend(backend)  # a wrong --backend is the same for every run: say so once, now
             panels = [(e.label, _draw(e, num, seed, backend, registry, progress)) for e in entries]
             if any(p is not None for _, p in panels):
                 writers["samples.png"] = lambda path: F.write_samples(panels, path)
@@ -190,8 +196,6 @@ def _draw(entry: Entry, num: int, seed: int, backend: Optional[str], registry, p
     try:
         model = load_run(entry.run, registry, backend, echo=progress).model
     except ZooError as exc:
-        if "backend" in str(exc) and "Keras" in str(exc):
-            raise  # the same for every run: not this run's problem
         entry.no_samples = f"no samples: cannot load the model ({exc})"
         return None
     if not callable(getattr(model, "generate", None)):
@@ -202,3 +206,8 @@ def _draw(entry: Entry, num: int, seed: int, backend: Optional[str], registry, p
     except Exception as exc:  # a plugin's generate() may fail in any way; the other runs still count
         entry.no_samples = f"no samples: generate() failed ({type(exc).__name__}: {exc})"
         return None
+    finally:
+        import keras
+
+        del model
+        keras.backend.clear_session()  # a sweep's models one after another, not all at once

@@ -64,6 +64,9 @@ def read_records(entry: Entry) -> None:
 
 
 def _finite(value) -> Optional[float]:
+    """A finite number (an int stays one), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -237,7 +240,7 @@ def describe(entry: Entry) -> dict:
         except ZooError:
             model = None
     kind = "export" if entry.run.exported else ("run" if entry.run.path.is_dir() else "keras file")
-    return {"label": entry.label, "source": entry.source, "path": str(entry.run.path), "kind": kind,
+    return {"label": entry.label, "source": entry.source, "path": str(entry.run.path.absolute()), "kind": kind,
             "model": model, "dataset": config.get("dataset"), "preset": config.get("preset"),
             "loss": (config.get("loss") or {}).get("name"), "has_eval": entry.evaluation is not None,
             "has_metrics_csv": entry.curves is not None}
