@@ -84,7 +84,8 @@ def test_the_top_level_shows_its_parts():
                    "version"]
     parts = sorted(p.name for p in Path(zoo_core.__file__).parent.iterdir()
                    if p.is_dir() and (p / "__init__.py").is_file())
-    assert parts == ["cli", "data", "evaluation", "plugins", "saving", "sharing", "storage", "training"]
+    assert parts == ["cli", "data", "evaluation", "plugins", "saving", "sharing", "storage", "tracking", "training",
+                     "tuning"]
 
 
 def test_old_module_names_are_the_moved_modules_with_a_warning():

@@ -155,6 +155,36 @@ class PresetSpec:
     #: model's ``.zip`` (``package://MODULE/PATH`` inside an installed plugin,
     #: ``https://``, a path) or folder (``hf://OWNER/NAME``). ``--pretrained`` loads them.
     weights: Optional[Mapping[str, Any]] = None
+    #: What ``zoo sweep PRESET`` searches when no ``--space`` is given: ``space``
+    #: (key -> distribution text, as ``--space`` takes), and optionally ``trials``,
+    #: ``seeds``, ``objective``, ``pruner``, ``eval_num``.
+    sweep: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> type:  # so ``zoo info`` can treat every spec alike
+        return NoConfig
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """An experiment tracker a plugin offers: ``--track NAME[=URI]`` on
+    ``zoo train``, ``zoo eval`` and ``zoo sweep`` sends runs to it.
+
+    Attributes:
+        name: registry name, e.g. ``"mlflow"``; the NAME of ``--track NAME[=URI]``.
+        description: one line for ``zoo list``.
+        open: ``open(uri: str | None) -> Tracker`` (a
+            :class:`zoo_core.tracking.Tracker`); ``uri`` is what follows ``=``,
+            None for the tracker's own default. Imports the tracker's library
+            when called; an ``ImportError`` becomes a one-line error showing ``install``.
+        install: the command that installs the library when it is missing,
+            e.g. ``"pip install 'zoo-core[mlflow]'"``.
+    """
+
+    name: str
+    description: str
+    open: Callable[[Optional[str]], Any]
+    install: str = ""
 
     @property
     def config(self) -> type:  # so ``zoo info`` can treat every spec alike

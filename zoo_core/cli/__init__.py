@@ -19,7 +19,7 @@ from __future__ import annotations
 import click
 
 from ..version import __version__
-from . import catalog, compare, data, evaluate, share, train
+from . import catalog, compare, data, evaluate, share, sweep, train
 from .options import ZooGroup
 
 
@@ -34,7 +34,7 @@ def cli():
 
 
 for command in (catalog.list_, catalog.info, train.build, train.train, data.data, evaluate.sample,
-                evaluate.eval_, share.export, evaluate.plot, compare.compare, catalog.plugins, catalog.new_plugin, catalog.doctor):
+                evaluate.eval_, share.export, evaluate.plot, compare.compare, sweep.sweep, catalog.plugins, catalog.new_plugin, catalog.doctor):
     cli.add_command(command)
 
 

@@ -1,5 +1,5 @@
-"""The registry: every model, loss, data set and preset that plugins and
-preset files provide, by name."""
+"""The registry: every model, loss, data set, preset and tracker that plugins
+and preset files provide, by name."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from typing import Any, Iterable, Optional
 
 from ..errors import ConfigError, DuplicateNameError, UnknownNameError, ZooError
 from .manager import HOOKS, PluginInfo, Problem, call_hook, make_plugin_manager
-from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec, TrackerSpec
 
-KINDS = ("model", "loss", "dataset", "preset")
-PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset"}
+KINDS = ("model", "loss", "dataset", "preset", "tracker")
+PLURALS = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset", "trackers": "tracker"}
 
 #: The preset file a user keeps beside their work.
 LOCAL_PRESET_FILE = "zoo.toml"
@@ -117,8 +117,8 @@ class Registry:
             raise UnknownNameError(kind, name, self._entries[kind], hint) from None
 
     def find(self, name: str) -> Entry:
-        """Look a name up across kinds: presets first, then models, losses, data sets."""
-        for kind in ("preset", "model", "loss", "dataset"):
+        """Look a name up across kinds: presets first, then models, losses, data sets, trackers."""
+        for kind in ("preset", "model", "loss", "dataset", "tracker"):
             if name in self._entries[kind]:
                 return self._entries[kind][name]
         everything = {n for kind in KINDS for n in self._entries[kind]}
@@ -135,6 +135,9 @@ class Registry:
 
     def preset(self, name: str) -> PresetSpec:
         return self.get("preset", name).spec
+
+    def tracker(self, name: str) -> TrackerSpec:
+        return self.get("tracker", name).spec
 
     def preset_problem(self, preset: PresetSpec) -> Optional[str]:
         """Why a preset cannot run here (a missing model, loss or data set), or None."""
@@ -158,7 +161,8 @@ class Registry:
 
 # === Preset files ===
 
-_PRESET_KEYS = {"description", "model", "dataset", "loss", "train", "weights"}
+_PRESET_KEYS = {"description", "model", "dataset", "loss", "train", "weights", "sweep"}
+_SWEEP_KEYS = {"space", "trials", "seeds", "objective", "pruner", "eval_num"}
 
 
 def _named_table(value: Any, key: str, where: str) -> tuple[Optional[str], dict]:
@@ -201,8 +205,9 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
     if not isinstance(description, str):
         raise ConfigError(f"{where}: 'description' must be a string")
     weights = check_weights(table["weights"], where, origin) if "weights" in table else None
+    sweep = _sweep_table(table.get("sweep", base.sweep if base else {}), where)
     if base is not None:
-        if "weights" not in table and set(table) <= {"description"}:
+        if "weights" not in table and set(table) <= {"description", "sweep"}:
             weights = base.weights  # the same recipe: its weights still apply
         model_config = {**base.model_config, **model_config} if model in (None, base.model) else model_config
         loss_config = {**base.loss_config, **loss_config} if loss in (None, base.loss) else loss_config
@@ -225,7 +230,21 @@ def preset_from_table(name: str, table: dict, origin: str, base: Optional[Preset
         train=train,
         origin=origin,
         weights=weights,
+        sweep=sweep,
     )
+
+
+def _sweep_table(value: Any, where: str) -> dict:
+    """A preset's ``[presets.NAME.sweep]`` table (checked in full by ``zoo sweep``)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'sweep' must be a table with a 'space' table of KEY = \"DIST\"")
+    unknown = set(value) - _SWEEP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'sweep.{sorted(unknown)[0]}'; allowed: {', '.join(sorted(_SWEEP_KEYS))}")
+    if "space" in value and not isinstance(value["space"], dict):
+        raise ConfigError(f"{where}: 'sweep.space' must be a table of KEY = \"DIST\" "
+                          f"(e.g. learning_rate = \"loguniform(1e-5, 1e-3)\")")
+    return dict(value)
 
 
 def check_weights(value: Any, where: str, origin: str = "") -> Optional[dict]:
