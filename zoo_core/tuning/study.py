@@ -91,8 +91,9 @@ def open_storage(url: str):
         return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
                           heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRY))
     except ImportError as exc:
-        raise ZooError(f"the storage {_safe(url)} needs a database driver that is not installed ({exc.name}); "
-                       f"for PostgreSQL: pip install psycopg2-binary") from None
+        missing = getattr(exc.__cause__, "name", None) or exc.name or "its driver"
+        raise ZooError(f"the storage {_safe(url)} needs a database driver that is not installed ({missing}); "
+                       f"for PostgreSQL: pip install 'zoo-core[postgres]'") from None
     except (optuna.exceptions.StorageInternalError, Exception) as exc:  # SQLAlchemy's errors, a bad URL
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ZooError(f"cannot open the sweep's storage {_safe(url)}: {first}") from None
