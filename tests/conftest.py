@@ -56,7 +56,7 @@ MOSTLY_ONE_BACKEND_FILES = {"test_hub.py", "test_sample_eval_cli.py", "test_trai
 #: (``--dist loadgroup``) each file runs in one worker, so its runs are trained once.
 ONE_WORKER_FILES = {"test_sample_eval_cli.py", "test_evaluation.py", "test_presets_64.py", "test_scaffold.py",
                     "test_write_errors.py", "test_load_checks.py", "test_runs.py", "test_multinet.py",
-                    "test_compare.py"}
+                    "test_compare.py", "test_tracking.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks

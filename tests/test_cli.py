@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 BACKEND_MODULES = ("keras", "tensorflow", "jax", "torch")
+#: Neither is imported before a command uses it: --track mlflow, zoo sweep.
+HEAVY_EXTRAS = ("mlflow", "optuna")
 
 
 def assert_clean_error(result, *words):
@@ -40,7 +42,8 @@ def test_list_kind_pattern_and_json(cli):
     assert {"vae-mnist", "vae-fashion-mnist"} <= {p["name"] for p in data["presets"]}
     assert set(data) == {"presets"}
     data = json.loads(cli("list", "--json").output)
-    assert set(data) == {"models", "losses", "datasets", "presets", "plugins"}
+    assert set(data) == {"models", "losses", "datasets", "presets", "trackers", "plugins"}
+    assert [t["name"] for t in data["trackers"]] == ["mlflow"] and data["trackers"][0]["distribution"] == "zoo-core"
     vae = next(m for m in data["models"] if m["name"] == "vae")
     assert vae["distribution"] == "zoo-vae" and vae["default_loss"] == "elbo"
     assert "No models match" in cli("list", "models", "nothing*").output
@@ -184,12 +187,12 @@ def _run_python(code, **env):
                           env={**os.environ, **env}, timeout=120)
 
 
-@pytest.mark.parametrize("command", [["--help"], ["list"], ["list", "--json"], ["info", "vae-mnist"]])
+@pytest.mark.parametrize("command", [["--help"], ["list"], ["list", "--json"], ["info", "vae-mnist"], ["info", "mlflow"]])
 def test_listing_imports_no_backend(command):
     code = (
         "import sys\nfrom zoo_core.cli import cli\n"
         f"try:\n    cli({command!r}, prog_name='zoo')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        f"loaded = [m for m in {BACKEND_MODULES!r} if m in sys.modules]\n"
+        f"loaded = [m for m in {BACKEND_MODULES + HEAVY_EXTRAS!r} if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     result = _run_python(code)

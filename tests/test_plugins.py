@@ -137,6 +137,54 @@ def test_hook_zoo_presets_are_overridden_by_preset_files(make_registry, tmp_path
     assert "missing-model" in registry.preset_problem(registry.preset("toy-needs"))
 
 
+def test_hook_zoo_trackers_opens_a_plugins_tracker_for_track(make_registry):
+    """A third party's tracker (W&B, Comet, Aim ...) is found by name, opened with
+    the URI after '=', and runs in the wrapper that switches it off when it fails."""
+    from zoo_core.errors import ZooError
+    from zoo_core.specs import TrackerSpec
+    from zoo_core.tracking import SafeTracker, Tracker, open_trackers
+
+    class Memo(Tracker):
+        def __init__(self, uri):
+            self.uri, self.heard = uri, []
+
+        def epoch_ended(self, epoch, logs, model, run_dir):
+            self.heard.append((epoch, logs["loss"]))
+            raise ConnectionError("service went away")
+
+    class Trackers:
+        name = "trackers"
+
+        @hookimpl
+        def zoo_trackers(self):
+            return [TrackerSpec("memo", "remembers", open=Memo, install="pip install zoo-memo"),
+                    TrackerSpec("needs-lib", "a missing library", open=lambda uri: __import__("zoo_no_such_lib"),
+                                install="pip install zoo-no-such-lib")]
+
+    registry = make_registry(Trackers())
+    assert registry.names("tracker") == ["memo", "needs-lib"] and registry.get("tracker", "memo").plugin == "trackers"
+    lines = []
+    [tracker] = open_trackers(["memo=memo://here"], registry, echo=lines.append)
+    assert isinstance(tracker, SafeTracker) and tracker.tracker.uri == "memo://here" and tracker.tracker.name == "memo"
+    tracker.epoch_ended(1, {"loss": 2.0}, None, Path("run"))
+    tracker.epoch_ended(2, {"loss": 1.0}, None, Path("run"))
+    assert tracker.tracker.heard == [(1, 2.0)] and len(lines) == 1 and "tracker 'memo' failed" in lines[0]
+    with pytest.raises(ZooError, match="needs the 'zoo_no_such_lib' package.*pip install zoo-no-such-lib"):
+        open_trackers(["needs-lib"], registry)
+    with pytest.raises(ZooError, match="unknown tracker 'mem' in --track mem; did you mean memo.*known trackers: memo, needs-lib"):
+        open_trackers(["mem"], registry)
+
+    class Clash:
+        name = "clash"
+
+        @hookimpl
+        def zoo_trackers(self):
+            return [TrackerSpec("memo", "another", open=Memo)]
+
+    with pytest.raises(DuplicateNameError, match="tracker 'memo' is registered twice"):
+        make_registry(Trackers(), Clash())
+
+
 def test_every_hook_has_a_test():
     """Each hook in zoo_core/hookspecs.py needs a test named test_hook_<hook>..."""
     source = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
@@ -326,7 +374,7 @@ def test_plugin_commands_import_no_backend(command):
     code = (
         "import sys\nfrom zoo_core.cli import cli\n"
         f"try:\n    cli({command!r}, prog_name='zoo')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "loaded = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
+        "loaded = [m for m in ('keras', 'tensorflow', 'jax', 'torch', 'mlflow', 'optuna') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     result = _run_python(code)

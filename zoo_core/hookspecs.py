@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+from .specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec, TrackerSpec
 
 PROJECT = "zoo"
 
@@ -47,3 +47,12 @@ def zoo_datasets() -> list[DatasetSpec]:
 @hookspec
 def zoo_presets() -> list[PresetSpec]:
     """Return ready-to-train presets (model + dataset + loss + settings)."""
+
+
+# === Tracking ===
+
+
+@hookspec
+def zoo_trackers() -> list[TrackerSpec]:
+    """Return the experiment trackers (MLflow, W&B, ...) this plugin provides,
+    for ``--track NAME[=URI]``."""

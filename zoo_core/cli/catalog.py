@@ -19,9 +19,9 @@ from .options import LIST_KINDS, get_registry, json_stdout, registry_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @registry_option
 def list_(kind, pattern, as_json, registry_files):
-    """List models, losses, data sets, presets and plugins.
+    """List models, losses, data sets, presets, trackers and plugins.
 
-    KIND is one of models, losses, datasets, presets, plugins (default: all).
+    KIND is one of models, losses, datasets, presets, trackers, plugins (default: all).
     PATTERN is a shell wildcard on names, e.g. 'zoo list models "vae*"'. A
     single argument that is not a KIND is taken as the PATTERN.
     """
@@ -51,7 +51,7 @@ def _check_pattern(registry, pattern: str) -> None:
     import difflib
     import fnmatch
 
-    names = [n for k in ("model", "loss", "dataset", "preset") for n in registry.names(k)]
+    names = [n for k in ("model", "loss", "dataset", "preset", "tracker") for n in registry.names(k)]
     names += list(registry.plugins)
     if any(fnmatch.fnmatchcase(n, pattern) for n in names):
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ZooError
-from .options import SEED, backend_option, get_registry, json_stdout, pretrained_option, registry_option
+from .options import SEED, backend_option, get_registry, json_stdout, pretrained_option, registry_option, track_option
 
 
 @click.command()
@@ -63,11 +63,12 @@ def sample(run, num, seed, class_index, out, reconstruct, interpolate, traverse,
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one object, or {runs: [...]}).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also draw a bar chart of the runs to FILE.png.")
 @click.option("--no-save", is_flag=True, help="Do not write eval.json into the run folders.")
+@track_option
 @pretrained_option
 @backend_option
 @registry_option
 def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, dataset, as_json, plot, no_save,
-          pretrained, backend, registry_files):
+          track, pretrained, backend, registry_files):
     """Measure trained runs: likelihood (ELBO, IWAE NLL), reconstruction error, FD, KID, class coverage.
 
     FD, KID and coverage use a classifier zoo trains on the data set's train
@@ -75,6 +76,7 @@ def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, 
     Several runs give one comparison table. Results are also saved as
     RUN/eval.json (not into exported models). RUN takes what 'zoo sample'
     takes: a run folder, an exported model, a URL, or a preset with --pretrained.
+    --track mlflow logs the results into the MLflow run the run trained in.
     """
     from ..evaluation import commands
     from ..evaluation.evaluate import EvalOptions
@@ -82,9 +84,32 @@ def eval_(runs, metrics, num, k, nll_images, binarise, seed, classifier_epochs, 
     options = EvalOptions(num=num, seed=seed, k=k, nll_images=commands.parse_count(nll_images, "--nll-images"),
                           binarise=binarise, classifier_epochs=classifier_epochs)
     with json_stdout(as_json) as echo:
-        commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json, plot=plot,
-                          save=not no_save, backend=backend, registry=get_registry(registry_files), echo=echo,
-                          progress=lambda line: click.echo(line, err=True), pretrained=pretrained)
+        registry = get_registry(registry_files)
+        trackers = []
+        if track:
+            from ..tracking import open_trackers
+
+            trackers = open_trackers(track, registry, echo=lambda line: click.echo(line, err=True))
+        results = commands.evaluate(runs, metrics=metrics, options=options, dataset=dataset, as_json=as_json,
+                                    plot=plot, save=not no_save, backend=backend, registry=registry, echo=echo,
+                                    progress=lambda line: click.echo(line, err=True), pretrained=pretrained)
+        for run, report in zip(runs, results):
+            for tracker in trackers:
+                tracker.log_eval(_run_folder(run, report, pretrained), report)
+        for tracker in trackers:
+            tracker.close()
+
+
+def _run_folder(run: str, report: dict, pretrained: bool):
+    """The run folder ``zoo eval`` measured (where eval.json went), or None
+    for an exported model, a URL or a preset."""
+    from pathlib import Path
+
+    from ..storage.runfolder import is_run_folder
+
+    if report.get("file"):
+        return Path(report["file"]).parent
+    return Path(run) if not pretrained and is_run_folder(run) else None
 
 
 @click.command()

@@ -15,7 +15,7 @@ from ..plugins.manager import LOADED, NOT_SELECTED, SELECT_ENV
 from ..plugins.registry import Entry, Registry
 from ..specs import config_fields
 
-KIND_OF = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset"}
+KIND_OF = {"models": "model", "losses": "loss", "datasets": "dataset", "presets": "preset", "trackers": "tracker"}
 
 NO_PLUGINS = (
     "No zoo plugins are installed, so there are no models, losses or data sets yet.\n"
@@ -141,6 +141,8 @@ def entry_json(registry: Registry, entry: Entry) -> dict:
     elif entry.kind == "dataset":
         doc.update(image_shape=list(spec.image_shape) if spec.image_shape else None,
                    num_classes=spec.num_classes, needs_arg=spec.needs_arg, arg_help=spec.arg_help)
+    elif entry.kind == "tracker":
+        doc.update(install=spec.install, usage=f"--track {spec.name}[=URI]")
     elif entry.kind == "preset":
         doc.update(model=spec.model, dataset=spec.dataset, loss=spec.loss,
                    model_config=dict(spec.model_config), loss_config=dict(spec.loss_config),
@@ -203,13 +205,18 @@ def info_text(registry: Registry, entry: Entry) -> str:
             lines.append("Needs labelled data (class-conditional).")
     elif entry.kind == "loss":
         lines.append(f"For models that take '{d['interface']}' losses.")
+    elif entry.kind == "tracker":
+        lines.append(f"Use it: zoo train ... {d['usage']}  (also zoo eval; see docs/tracking.md)")
+        if d["install"]:
+            lines.append(f"Its library: {d['install']}")
     elif entry.kind == "dataset":
         if d["image_shape"]:
             lines.append(f"Images: {'x'.join(map(str, d['image_shape']))}, classes: {d['num_classes']}")
         if d["arg_help"]:
             lines.append(f"Use as --dataset {d['name']}:ARG, ARG = {d['arg_help']}"
                          + (" (required)" if d["needs_arg"] else " (optional)"))
-    lines.append("\nOptions:\n" + _fields_table(entry.spec.config))
+    if entry.kind != "tracker":  # a tracker's options are its URI
+        lines.append("\nOptions:\n" + _fields_table(entry.spec.config))
     return "\n".join(lines)
 
 

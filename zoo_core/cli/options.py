@@ -10,7 +10,7 @@ import click
 from ..errors import ZooError
 
 
-LIST_KINDS = ("models", "losses", "datasets", "presets", "plugins")
+LIST_KINDS = ("models", "losses", "datasets", "presets", "trackers", "plugins")
 
 
 class ZooGroup(click.Group):
@@ -99,3 +99,35 @@ def pretrained_option(f):
     return click.option("--pretrained", is_flag=True,
                         help="RUN is a preset name: use its published weights (no training; 'zoo info PRESET' "
                              "says whether it has them).")(f)
+
+
+def track_option(f):
+    """``--track NAME[=URI]`` (repeatable): send the runs to experiment trackers.
+
+    The command gets ``track``, a tuple of the values as given. Open them
+    once the registry is loaded and before anything is written, so a bad
+    value is refused first, and pass them to the runs as listeners::
+
+        @click.command()
+        @track_option
+        def sweep(..., track):
+            registry = get_registry(...)
+            from ..tracking import open_trackers
+
+            trackers = open_trackers(track, registry, echo=lambda line: click.echo(line, err=True))
+            for tracker in trackers:
+                tracker.open_group(name, params)   # a sweep: one parent run ...
+            train_run(..., listeners=[*trackers, ...])  # ... one child run per trial
+            for tracker in trackers:
+                tracker.close_group(summary)
+                tracker.close()
+
+    ``open_trackers`` raises ZooError (one line) for an unknown tracker or a
+    missing library; a tracker that fails later warns once and is switched off.
+    """
+    return click.option(
+        "--track", "track", multiple=True, metavar="NAME[=URI]",
+        help="Log the run to an experiment tracker (repeatable): 'mlflow' (MLflow's local store, "
+             "./mlflow.db) or 'mlflow=http://HOST:5000'; 'zoo list trackers' shows the installed ones. "
+             "A tracker that fails warns once; the run goes on.",
+    )(f)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import ZooError
-from .options import SEED, get_registry, parse_image_shape, run_options
+from .options import SEED, get_registry, parse_image_shape, run_options, track_option
 
 
 @click.command()
@@ -81,9 +81,10 @@ def build(name, overrides, dataset, loss, backend, registry_files, image_shape, 
                    "TensorFlow: MirroredStrategy; PyTorch: one process per device, under torchrun).")
 @click.option("--eval", "evaluate", is_flag=True,
               help="Run 'zoo eval' on the finished run and store it as RUN/eval.json.")
+@track_option
 def train(target, overrides, dataset, loss, backend, registry_files, epochs, batch_size,
           learning_rate, seed, out, overwrite, resume, checkpoint_every, tensorboard, precision, distribute,
-          evaluate):
+          evaluate, track):
     """Train a preset or a model and write a run folder.
 
     The folder holds config.toml (the resolved config), model.keras,
@@ -91,6 +92,7 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
     per-epoch PNG grids of samples and reconstructions. Ctrl-C or SIGTERM
     stops after the current batch with a checkpoint; continue with
     --resume RUN. --eval then measures the run as 'zoo eval RUN' does.
+    --track mlflow also logs it to MLflow (docs/tracking.md).
     """
     from ..backend import choose_backend
     from ..plugins.resolve import resolve_run
@@ -117,7 +119,9 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
             _print_tensorboard(run_dir)
         from ..training import resume_run
 
-        result = resume_run(run_dir, registry, backend=backend_name, epochs=epochs, echo=click.echo)
+        trackers = _open_trackers(track, registry, backend_name)
+        result = resume_run(run_dir, registry, backend=backend_name, epochs=epochs, echo=click.echo,
+                            listeners=trackers)
     else:
         if not target:
             raise ZooError("name a preset or a model to train (see 'zoo list presets'), or --resume RUN")
@@ -135,7 +139,9 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
 
         from ..training import train_run
 
-        result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo)
+        trackers = _open_trackers(track, registry, backend_name)
+        result = train_run(resolved, run_dir, backend=backend_name, overwrite=overwrite, echo=click.echo,
+                           listeners=trackers)
     from ..training.replicas import is_main_process
 
     if not is_main_process(backend_name):
@@ -153,9 +159,24 @@ def train(target, overrides, dataset, loss, backend, registry_files, epochs, bat
         report = evaluate_run(run_dir, registry=registry, backend=backend_name,
                               echo=lambda line: click.echo(line, err=True))
         click.echo(format_report(report))
+        for tracker in trackers:
+            tracker.log_eval(run_dir, report)
         if report.get("save_error"):
             raise ZooError(f"{report.pop('save_error')}; the results above were not saved")
         click.echo(f"  eval: {report['file']}")
+
+
+def _open_trackers(track, registry, backend_name: str) -> list:
+    """The ``--track`` trackers (none on torchrun's other processes: rank 0 logs the run)."""
+    from ..training.replicas import is_main_process
+
+    if not track or not is_main_process(backend_name):
+        return []
+    from ..tracking import open_trackers
+
+    trackers = open_trackers(track, registry, echo=lambda line: click.echo(line, err=True))
+    click.get_current_context().call_on_close(lambda: [tracker.close() for tracker in trackers])
+    return trackers
 
 
 def _run_backend(run_dir: Path):

@@ -24,7 +24,7 @@ import pluggy
 
 from ..version import __version__
 from .. import hookspecs
-from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec
+from ..specs import DatasetSpec, LossSpec, ModelSpec, PresetSpec, TrackerSpec
 
 ENTRY_POINT_GROUP = "zoo"
 #: The distribution a plugin names in its dependencies to say which core it needs.
@@ -38,6 +38,7 @@ HOOKS = {
     "zoo_losses": ("loss", LossSpec),
     "zoo_datasets": ("dataset", DatasetSpec),
     "zoo_presets": ("preset", PresetSpec),
+    "zoo_trackers": ("tracker", TrackerSpec),
 }
 
 #: PluginInfo.status values
