@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, ZooError
-from .options import backend_option, get_registry, json_stdout, registry_option
+from .options import backend_option, get_registry, json_stdout, registry_option, track_option
 
 
 class _RunByDefault(click.Group):
@@ -57,9 +57,10 @@ def sweep():
 @click.option("--loss", help="Loss by name.")
 @backend_option
 @registry_option
+@track_option
 @click.option("--out", type=click.Path(file_okay=False), help="The sweep folder (the same for every worker).")
 def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num, storage, study_name, overrides,
-        dataset, loss, backend, registry_files, out):
+        dataset, loss, backend, registry_files, track, out):
     """Run trials until the study has --trials of them."""
     from ..backend import choose_backend
     from ..tuning import sweep_setup
@@ -81,16 +82,41 @@ def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num,
                         dataset=dataset, loss=loss, fixed=list(overrides), storage=storage, study_name=study_name,
                         echo=click.echo, registry_files=[str(Path(f).resolve()) for f in registry_files])
     backend_name = choose_backend(backend)
+    trackers = []
+    if track:
+        from ..tracking import open_trackers
+
+        trackers = open_trackers(track, registry, echo=lambda line: click.echo(line, err=True))
     setup.check_objective(backend_name)
     study = setup.create()
     from ..tuning.study import Worker
 
-    worker = Worker(setup.plan, setup.folder, registry, backend_name, echo=click.echo)
+    worker = Worker(setup.plan, setup.folder, registry, backend_name, echo=click.echo, trackers=trackers)
     click.echo(f"Sweep {setup.folder} (study '{setup.plan.study_name}' in {setup.safe_url}): "
                f"{setup.trials} trials, objective {setup.plan.objective}")
-    ran = worker.run(study, setup.trials, budget)
-    click.echo(f"This worker ran {ran} trial{'s' if ran != 1 else ''}.")
-    _show(setup, study, as_json=False)
+    for tracker in trackers:  # one parent run; each trial's runs nest under it
+        tracker.open_group(setup.plan.study_name, {**_flat(setup.plan.definition()), "trials": setup.trials})
+    try:
+        ran = worker.run(study, setup.trials, budget)
+        click.echo(f"This worker ran {ran} trial{'s' if ran != 1 else ''}.")
+        report = _show(setup, study, as_json=False)
+        best = report.get("best") or {}
+        for tracker in trackers:
+            tracker.close_group({"best_trial": best.get("trial"), f"best_{report['objective']}": best.get("objective"),
+                                 **{f"best.{k}": v for k, v in (best.get("params") or {}).items()}})
+    finally:
+        for tracker in trackers:
+            tracker.close()
+
+
+def _flat(definition: dict) -> dict:
+    out = {}
+    for key, value in definition.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value if not isinstance(value, list) else " ".join(map(str, value))
+    return out
 
 
 @sweep.command("show")
@@ -109,7 +135,7 @@ def show(folder, storage, as_json, registry_files):
     _show(setup, study, as_json)
 
 
-def _show(setup, study, as_json: bool) -> None:
+def _show(setup, study, as_json: bool) -> dict:
     import json
 
     from ..tuning.report import format_table, summary, write_best_preset, write_history_plot
@@ -130,7 +156,7 @@ def _show(setup, study, as_json: bool) -> None:
         report["files"] = files
         if as_json:
             echo(json.dumps(report, indent=2, default=str))
-            return
+            return report
         echo(format_table(report))
         if best:
             from ..tuning.report import best_preset_name
@@ -139,6 +165,7 @@ def _show(setup, study, as_json: bool) -> None:
                  f"--registry {best})")
         if plot:
             echo(f"Objective over trials: {plot}")
+        return report
 
 
 __all__ = ["sweep", "ConfigError"]
