@@ -58,20 +58,27 @@ def trial_table(cwd: Path, folder: str = "sweep") -> dict:
 
 
 def test_a_sweep_scores_trials_by_zoo_eval_and_writes_a_preset_that_trains(cli, sweep_env):
-    """Three trials of a tiny VAE, then the best preset trains (about 25 s: four trainings and three evaluations)."""
-    result = cli(*sweep_args("--space", "epochs=int(1,2)"))
+    """A grid of two settings, two seeds each, tracked in MLflow's local store; then the best
+    preset trains (about 25 s: five tiny trainings and four evaluations)."""
+    store = f"sqlite:///{sweep_env / 'mlflow.db'}"
+    result = cli("sweep", "vae", "--dataset", "npz:tiny.npz", *TINY, "--set", "epochs=1", "--space",
+                 "latent_dim=[2,3]", "--trials", 2, "--seeds", 2, "--eval-num", 16, "--out", "sweep",
+                 "--track", f"mlflow={store}")
     assert result.exit_code == 0, result.output
     assert "Best: trial" in result.output and "Parameter importances" in result.output
     report = json.loads(cli("sweep", "show", "sweep", "--json").output)
-    assert report["states"]["complete"] == 3 and report["objective"] == "fd"
+    assert report["states"]["complete"] == 2 and report["objective"] == "fd"
+    assert sorted(r["params"]["model.latent_dim"] for r in report["trials"]) == [2, 3]  # a grid: both values
     for row in report["trials"]:
-        run = Path(row["folder"]) / "seed-0"
-        stored = json.loads((run / "eval.json").read_text())
-        assert row["objective"] == pytest.approx(stored["metrics"]["fd"]["value"])
-        assert stored["options"]["num"] == 16 and stored["options"]["seed"] == 0
-        config = (run / "config.toml").read_text()
-        assert f"latent_dim = {row['params']['model.latent_dim']}" in config
-        assert f"epochs = {row['params']['train.epochs']}" in config
+        runs = [Path(row["folder"]) / f"seed-{k}" for k in (0, 1)]
+        stored = [json.loads((run / "eval.json").read_text()) for run in runs]
+        values = [e["metrics"]["fd"]["value"] for e in stored]
+        assert row["seeds"] == 2 and row["objective"] == pytest.approx(np.mean(values))
+        assert row["std"] == pytest.approx(np.std(values)) and values[0] != values[1]
+        assert all(e["options"]["num"] == 16 and e["options"]["seed"] == 0 for e in stored)
+        configs = [(run / "config.toml").read_text() for run in runs]
+        assert f"latent_dim = {row['params']['model.latent_dim']}" in configs[0]
+        assert "seed = 0" in configs[0] and "seed = 1000" in configs[1]
     best = min(report["trials"], key=lambda r: r["objective"])
     assert report["best"]["trial"] == best["trial"]
     assert (sweep_env / "sweep" / "history.png").stat().st_size > 1000
@@ -84,18 +91,14 @@ def test_a_sweep_scores_trials_by_zoo_eval_and_writes_a_preset_that_trains(cli, 
     for section in ("model", "loss", "train", "dataset"):
         assert again[section] == swept[section]  # the best trial's recipe, as it is
 
+    from mlflow import MlflowClient
 
-def test_seeds_train_each_setting_again_and_score_the_mean(cli, sweep_env):
-    result = cli("sweep", "vae", "--dataset", "npz:tiny.npz", *TINY, "--set", "epochs=1", "--space",
-                 "latent_dim=[2]", "--trials", 1, "--seeds", 2, "--eval-num", 16, "--out", "sweep")
-    assert result.exit_code == 0, result.output
-    row = json.loads(cli("sweep", "show", "sweep", "--json").output)["trials"][0]
-    values = [json.loads((Path(row["folder"]) / f"seed-{k}" / "eval.json").read_text())["metrics"]["fd"]["value"]
-              for k in (0, 1)]
-    assert row["seeds"] == 2 and row["objective"] == pytest.approx(np.mean(values))
-    assert row["std"] == pytest.approx(np.std(values)) and values[0] != values[1]
-    seeds = [(Path(row["folder"]) / f"seed-{k}" / "config.toml").read_text() for k in (0, 1)]
-    assert "seed = 0" in seeds[0] and "seed = 1000" in seeds[1]
+    client = MlflowClient(store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parent) == 1 and parent[0].data.metrics["best_fd"] == pytest.approx(report["best"]["objective"])
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
+    assert len(children) == 4 and all("eval.fd.value" in r.data.metrics for r in children)
 
 
 def test_a_hopeless_trial_is_pruned_and_keeps_its_checkpoint(cli, sweep_env, monkeypatch):
