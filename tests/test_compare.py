@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import numpy as np
@@ -120,6 +121,72 @@ def test_text_table(runs, run):
     assert next(line for line in lines if line.startswith("images/s")).count(" *") == 1  # the faster run
 
 
+def test_unfinished_runs_stale_results_settings_and_one_data_set(runs, run, workspace, tmp_path):
+    """Copies of the VAE run, changed by hand (the table only: well under a second): one stopped after
+    epoch 1 of 2, one trained further after its eval (a newer model.keras, as after --resume), one with
+    another beta on the same data file named by another path; and a sweep with a finished and a pruned
+    trial."""
+    vae, _ = runs
+
+    def copy(name, epoch=None):
+        shutil.copytree(vae, tmp_path / name, ignore=shutil.ignore_patterns("logs", "samples", "reconstructions"))
+        if epoch is not None:
+            state = json.loads((tmp_path / name / "checkpoint.json").read_text())
+            (tmp_path / name / "checkpoint.json").write_text(json.dumps({**state, "epoch": epoch}))
+            (tmp_path / name / "eval.json").unlink()
+        return tmp_path / name
+
+    short, resumed, beta = copy("short", epoch=1), copy("resumed"), copy("beta")
+    later = (resumed / "eval.json").stat().st_mtime + 60
+    os.utime(resumed / "model.keras", (later, later))
+    other_path = f"npz:../{workspace.name}/tiny.npz"  # the same file as npz:tiny.npz, from the workspace
+    config = (beta / "config.toml").read_text()
+    (beta / "config.toml").write_text(config.replace("beta = 1.0", "beta = 0.5")
+                                      .replace('dataset = "npz:tiny.npz"', f'dataset = "{other_path}"'))
+    evaluation = json.loads((beta / "eval.json").read_text())
+    evaluation["dataset"] = other_path
+    evaluation["metrics"]["fd"]["value"] += 1
+    (beta / "eval.json").write_text(json.dumps(evaluation))
+
+    result = run("compare", vae, short, resumed, beta, "--json", "--table-only")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    records = {r["label"]: r for r in document["runs"]}
+    assert [records[k]["finished"] for k in ("vae", "short", "resumed", "beta")] == [True, False, True, True]
+    assert records["short"]["progress"] == "epoch 1 of 2"
+    assert records["resumed"]["eval_stale"].startswith("its eval.json is older than its model.keras")
+    assert records["vae"]["eval_stale"] is None and records["beta"]["eval_stale"] is None
+    assert {k: r["config"] for k, r in records.items()} == {
+        "vae": {"loss.beta": 1.0}, "short": {"loss.beta": 1.0}, "resumed": {"loss.beta": 1.0},
+        "beta": {"loss.beta": 0.5}}  # only the setting that differs
+    columns = {c["name"]: c for c in document["columns"]}
+    assert columns["eval.fd"]["best"] == ["vae"]  # one data set, however named; the stale copy not counted
+    assert any(n.startswith("short: its training did not finish (epoch 1 of 2)") for n in document["notes"])
+    assert any(n.startswith("resumed: its eval.json is older") for n in document["notes"])
+
+    lines = run("compare", vae, short, resumed, beta, "--table-only").stdout.splitlines()
+    row = {line.split()[0]: line.split()[1:] for line in lines[2:] if line.strip()}
+    assert row["finished"] == ["yes", "no", "(epoch", "1", "of", "2)", "yes", "yes"]
+    assert row["loss.beta"] == ["1.0", "1.0", "1.0", "0.5"]
+    fd = next(line for line in lines if line.startswith("FD "))
+    assert fd.count("[stale]") == 1 and fd.count("*") == 1
+    assert any(line.startswith("Note: resumed: its eval.json is older") for line in lines)
+
+    sweep = tmp_path / "sweep"
+    (sweep / "trials" / "0000").mkdir(parents=True)
+    (sweep / "sweep.toml").write_text("[sweep]\n")
+    shutil.copytree(vae, sweep / "trials" / "0000" / "seed-0")
+    shutil.copytree(short, sweep / "trials" / "0001" / "seed-0")  # pruned after epoch 1 of 2
+    result = run("compare", sweep, "--json", "--table-only")
+    assert result.exit_code == 0, result.output
+    assert [r["label"] for r in json.loads(result.stdout)["runs"]] == ["sweep/0000/seed-0"]
+    assert "left out 1 unfinished trial run(s)" in result.stderr and "0001/seed-0 (epoch 1 of 2)" in result.stderr
+    trial = sweep / "trials" / "0000" / "seed-0"
+    assert_clean_error(run("compare", sweep, trial),
+                       f"'{trial}' (a trial of the sweep '{sweep}') and '{trial}' (given on its own)")
+    assert_clean_error(run("compare", sweep, sweep), "the sweep", "twice")
+
+
 # === The figures ===
 
 
@@ -209,9 +276,9 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, run, workspace, tmp_path
         (tmp_path / name / damage).write_bytes(b"\x89PNG\x00\xff garbage")
     cases = [
         ((), "at least one RUN"),
-        ((tmp_path / "missing",), "does not exist"),
+        ((tmp_path / "missing",), "missing does not exist", ".keras file", ".zip", "hf://", "sweep folder"),
         ((tmp_path / "empty",), "not a run folder, an exported model or a sweep"),
-        ((tmp_path / "notes.txt",), "not a run folder or a .keras file"),
+        ((tmp_path / "notes.txt",), "notes.txt is a file zoo cannot compare", "exported model", "sweep folder"),
         ((unfinished,), "no finished trials"),
         ((vae, gan, vae), "twice"),
         ((vae, f"../{workspace.name}/vae"), "the same run"),
@@ -222,10 +289,10 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, run, workspace, tmp_path
         ((tmp_path / "json",), "json/eval.json"),
     ]
     before = sorted(p.name for p in workspace.iterdir())
-    for args, words in cases:
+    for args, *words in cases:
         result = run("compare", *args)
         assert result.exit_code == 1, (args, result.output)
-        assert_clean_error(result, words)
+        assert_clean_error(result, *words)
     assert sorted(p.name for p in workspace.iterdir()) == before
     assert [p.name for p in (tmp_path / "full").iterdir()] == ["mine.txt"]
 

@@ -22,13 +22,17 @@ def compare(runs, seed, num, out, no_samples, table_only, as_json, backend, regi
     """Compare runs: one table of every metric they record, their loss curves
     overlaid, and their samples at one seed side by side.
 
-    Each RUN is a run folder, an exported model (folder or .zip), a URL or
-    hf://OWNER/NAME of one, or a SWEEP folder ('zoo sweep' wrote it: every
-    finished trial run in it). The table shows each run's eval.json results
-    (with the real-data floor), its final losses from metrics.csv, images/s,
-    training minutes and epochs; '*' marks the best where the direction is
-    known. The figures (curves.png, samples.png, compare.json) go into a new
-    folder; nothing is written into the runs.
+    Each RUN is a run folder, a .keras file, an exported model (folder or
+    .zip), a URL or hf://OWNER/NAME of one, or a SWEEP folder ('zoo sweep'
+    wrote it: every trial run in it that trained all its epochs; pruned and
+    unfinished ones are left out, and counted on stderr). The table shows the
+    model.*, loss.* and train.* settings in which the runs differ, each run's
+    eval.json results (with the real-data floor; '[stale]' where eval.json is
+    older than the model), its final losses from metrics.csv, images/s,
+    training minutes and epochs, and a 'finished' row when a run stopped
+    early; '*' marks the best where the direction is known. The figures
+    (curves.png, samples.png, compare.json) go into a new folder; nothing is
+    written into the runs.
     """
     from ..evaluation.compare import compare as run_compare
 

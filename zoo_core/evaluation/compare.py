@@ -3,7 +3,8 @@
 What each run already records is read, never recomputed (:mod:`.compare_table`);
 the models are loaded only to draw their samples (:mod:`.compare_figures`).
 A sweep folder (one with a ``sweep.toml``) stands for its finished trial runs,
-``trials/NNNN/seed-S/``.
+``trials/NNNN/seed-S/``: those whose ``checkpoint.json`` is at the end of
+``train.epochs`` (a pruned, killed or running trial is left out, and counted).
 """
 
 from __future__ import annotations
@@ -15,37 +16,81 @@ from typing import Callable, Optional
 
 from ..errors import ZooError
 from ..saving.runs import MODEL_FILE, open_source
-from .compare_table import METRICS_FILE, Entry, build_table, format_table, read_records, table_json
+from .compare_table import (METRICS_FILE, Entry, build_table, format_table, read_records, table_json,
+                            training_state)
 
 SWEEP_FILE = "sweep.toml"
-NO_RUNS = ("give at least one RUN to compare: a run folder, an exported model (folder, .zip, URL) "
-           "or a SWEEP folder")
+KINDS = ("a run folder, a .keras file, an exported model (folder or .zip), a URL or hf://OWNER/NAME of one, "
+         "or a sweep folder")
+NO_RUNS = f"give at least one RUN to compare: {KINDS}"
 
 
 # === Finding the runs ===
 
 
 def _trials(sweep: Path, echo: Callable[[str], None]) -> list[Path]:
-    """A sweep's finished trial runs (``trials/NNNN/seed-S/`` with a model), in order."""
+    """A sweep's trial runs that finished training (``trials/NNNN/seed-S/``
+    whose ``checkpoint.json`` is at the end of its ``train.epochs``), in order;
+    says on ``echo`` how many unfinished ones (pruned, killed, still running)
+    it left out."""
+    import tomllib
 
     def key(path: Path):
         digits = re.sub(r"\D", "", path.name)
         return (int(digits) if digits else -1, path.name)
 
-    found, unfinished = [], 0
+    found, unfinished = [], []
     trials = sweep / "trials"
     for trial in sorted((p for p in trials.iterdir() if p.is_dir()), key=key) if trials.is_dir() else []:
         for seed in sorted((p for p in trial.iterdir() if p.is_dir() and p.name.startswith("seed-")), key=key):
-            if (seed / MODEL_FILE).is_file():
+            where = f"{trial.name}/{seed.name}"
+            if not (seed / MODEL_FILE).is_file():
+                unfinished.append(f"{where} (no {MODEL_FILE} yet)")
+                continue
+            try:
+                config = tomllib.loads((seed / "config.toml").read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                config = {}
+            finished, progress = training_state(seed, config)
+            if finished:
                 found.append(seed)
             else:
-                unfinished += 1
+                unfinished.append(f"{where} ({progress if finished is False else f'cannot tell: {progress}'})")
     if not found:
-        raise ZooError(f"{sweep} is a sweep with no finished trials yet (no trials/NNNN/seed-S/{MODEL_FILE}); "
-                       f"compare it once 'zoo sweep' has finished a trial")
+        raise ZooError(f"{sweep} is a sweep with no finished trials yet (none of its trials/NNNN/seed-S/ has trained "
+                       f"all its epochs); compare it once 'zoo sweep' has finished a trial, or name a trial's run "
+                       f"folder to compare it unfinished")
     if unfinished:
-        echo(f"{sweep}: left out {unfinished} unfinished trial run(s) (no {MODEL_FILE} yet)")
+        shown = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
+        echo(f"{sweep}: left out {len(unfinished)} unfinished trial run(s) (pruned, stopped or still training): "
+             f"{shown}; give a trial's own folder to compare it as it is")
     return found
+
+
+def _check_source(source: str, registry) -> None:
+    """A local path that does not exist, or a file zoo cannot read, is an
+    error naming every kind of RUN (a preset's name gets open_source's word)."""
+    from ..storage.sources import is_remote
+
+    text = str(source)
+    if not text.strip() or is_remote(text):
+        return
+    local = Path(text).expanduser()
+    if not local.exists():
+        if registry is not None:
+            try:
+                if registry.find(text).kind == "preset":
+                    return  # open_source says it is a preset, and how to use its weights
+            except (ZooError, AttributeError):
+                pass
+        raise ZooError(f"{source} does not exist; give {KINDS}")
+    if local.is_file() and local.suffix.lower() not in (".keras", ".zip"):
+        raise ZooError(f"{source} is a file zoo cannot compare: give {KINDS}")
+
+
+def _named(entry: Entry) -> str:
+    origin = f"a trial of the sweep '{entry.via}'" if entry.via else "given on its own"
+    return f"'{entry.source}' ({origin})"
 
 
 def find_runs(sources: tuple[str, ...], registry, echo: Callable[[str], None]) -> list[Entry]:
@@ -54,11 +99,18 @@ def find_runs(sources: tuple[str, ...], registry, echo: Callable[[str], None]) -
     if not sources:
         raise ZooError(NO_RUNS)
     entries: list[Entry] = []
+    sweeps: dict[Path, str] = {}
     for source in sources:
+        _check_source(source, registry)
         local = Path(str(source)).expanduser()
         if local.is_dir() and (local / SWEEP_FILE).is_file():
+            first = sweeps.setdefault(local.resolve(), str(source))
+            if first != str(source) or any(e.via == first for e in entries):
+                same = f"the sweep '{first}' twice" if first == str(source) else (
+                    f"'{first}' and '{source}' (the same sweep)")
+                raise ZooError(f"{same}: {local.resolve()} is given more than once; name each sweep once")
             for trial in _trials(local, echo):
-                entries.append(Entry(str(trial), open_source(trial),
+                entries.append(Entry(str(trial), open_source(trial), via=str(source),
                                      fixed_label=f"{local.resolve().name}/{trial.parent.name}/{trial.name}"))
             continue
         if local.is_dir() and not any((local / name).is_file() for name in ("config.toml", "metadata.json")):
@@ -70,8 +122,13 @@ def find_runs(sources: tuple[str, ...], registry, echo: Callable[[str], None]) -
     for entry in entries:
         where = entry.run.path.resolve()
         if where in seen:
-            first = seen[where].source
-            same = f"'{first}' twice" if first == entry.source else f"'{first}' and '{entry.source}' (the same run)"
+            first = seen[where]
+            if first.via or entry.via:  # say where each copy came from
+                same = f"{_named(first)} and {_named(entry)} are the same run"
+            elif first.source == entry.source:
+                same = f"'{entry.source}' twice"
+            else:
+                same = f"'{first.source}' and '{entry.source}' (the same run)"
             raise ZooError(f"{same}: {where} is given more than once; name each run once")
         seen[where] = entry
     _label(entries)
@@ -155,6 +212,12 @@ def compare(sources: tuple[str, ...], *, seed: int = 0, num: int = 16, out: Opti
             panels = [(e.label, _draw(e, num, seed, backend, registry, progress)) for e in entries]
             if any(p is not None for _, p in panels):
                 writers["samples.png"] = lambda path: F.write_samples(panels, path)
+    for e in entries:
+        if e.finished is False:
+            notes.append(f"{e.label}: its training did not finish ({e.progress}): its numbers are a partly "
+                         f"trained model's")
+        if e.stale:
+            notes.append(f"{e.label}: {e.stale}; they are marked [stale]: run 'zoo eval {e.source}' again")
     for e in entries:
         if e.no_samples:
             notes.append(f"{e.label}: {e.no_samples}")

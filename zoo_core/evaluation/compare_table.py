@@ -1,7 +1,9 @@
 """``zoo compare``'s table: what each run records (``eval.json``, the last
-row of ``metrics.csv``, its timing and epochs), one column a metric, with its
-real-data floor and the best run marked where the direction is known; as
-text for people and as JSON. Nothing here imports Keras."""
+row of ``metrics.csv``, its timing and epochs, the settings in which the runs
+differ), one column a metric, with its real-data floor and the best run
+marked where the direction is known; as text for people and as JSON.
+Whether a run finished training, and whether its ``eval.json`` is older than
+its model, are read here too. Nothing here imports Keras."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from ..errors import ZooError
@@ -17,6 +20,10 @@ from ..saving.runs import Run
 EVAL_FILE = "eval.json"
 METRICS_FILE = "metrics.csv"
 TIMING = ("epoch", "seconds", "images_per_second")
+#: config.toml's sections whose differing values get a row each.
+CONFIG_SECTIONS = ("model", "loss", "train")
+#: The marker on a stale eval.json's cells.
+STALE = "[stale]"
 
 
 @dataclass
@@ -28,10 +35,18 @@ class Entry:
     label: str = ""
     #: a sweep trial's fixed label (``SWEEP/NNNN/seed-S``)
     fixed_label: Optional[str] = None
+    #: the sweep folder (as the user named it) this run is a trial of; None: named directly
+    via: Optional[str] = None
     evaluation: Optional[dict] = None
     curves: Optional[dict[str, list[float]]] = None
     #: why there are no samples (None: not tried yet, or they were drawn)
     no_samples: Optional[str] = None
+    #: whether training finished (None: cannot tell, e.g. an export or a bare .keras file)
+    finished: Optional[bool] = None
+    #: how far an unfinished run got ("epoch 3 of 8")
+    progress: Optional[str] = None
+    #: why eval.json describes an earlier model (None: it is current, or there is none)
+    stale: Optional[str] = None
 
     @property
     def config(self) -> dict:
@@ -41,14 +56,61 @@ class Entry:
 # === What each run records ===
 
 
+def training_state(folder: Path, config: dict) -> tuple[Optional[bool], Optional[str]]:
+    """Whether the run in ``folder`` finished training: its ``checkpoint.json``
+    is at the end of the last epoch (``epoch`` equals ``train.epochs``, ``step``
+    0). Returns (finished, how far it got); (None, why) when it cannot tell."""
+    from ..training.checkpoints import STATE_FILE, read_checkpoint
+
+    state = read_checkpoint(folder, missing_ok=True)
+    if state is None:
+        what = "damaged" if (folder / STATE_FILE).exists() else "missing"
+        return None, f"{STATE_FILE} {what}"
+    epochs = (config.get("train") or {}).get("epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool):
+        return None, "no train.epochs in config.toml"
+    if state.step == 0 and state.epoch >= epochs:
+        return True, None
+    if state.step:
+        return False, f"in epoch {state.epoch + 1} of {epochs}, after batch {state.step}"
+    return False, f"epoch {state.epoch} of {epochs}"
+
+
+def _stale(folder: Path) -> Optional[str]:
+    """Why the run's ``eval.json`` describes an earlier model than its current
+    one: it is older than ``model.keras`` or the last checkpoint (as after
+    ``zoo train --resume``); None when it is not."""
+    from ..saving.runs import MODEL_FILE
+    from ..training.checkpoints import STATE_FILE
+
+    try:
+        evaluated = (folder / EVAL_FILE).stat().st_mtime_ns
+    except OSError:
+        return None
+    newer = []
+    for name in (MODEL_FILE, STATE_FILE):
+        try:
+            if (folder / name).stat().st_mtime_ns > evaluated:
+                newer.append(name)
+        except OSError:
+            pass
+    if not newer:
+        return None
+    return (f"its {EVAL_FILE} is older than its {' and '.join(newer)}: the model was trained further after "
+            f"'zoo eval' (as by 'zoo train --resume'), so those results describe an earlier model")
+
+
 def read_records(entry: Entry) -> None:
     """Read the run's ``eval.json`` and ``metrics.csv`` (either may be missing);
-    a damaged one is an error naming the file."""
+    a damaged one is an error naming the file. A run folder also says whether
+    its training finished and whether its ``eval.json`` is stale."""
     from .plots import read_metrics_csv
 
     folder = entry.run.path if entry.run.path.is_dir() else None
     if folder is None:
         return
+    if not entry.run.exported:  # an export is published as it is: no checkpoints, and its files' times say nothing
+        entry.finished, entry.progress = training_state(folder, entry.config)
     path = folder / EVAL_FILE
     if path.is_file():
         try:
@@ -59,6 +121,8 @@ def read_records(entry: Entry) -> None:
             raise ZooError(f"{path} is damaged (it holds no \"metrics\" object); run 'zoo eval {entry.source}' "
                            f"again, or remove it")
         entry.evaluation = evaluation
+        if not entry.run.exported:
+            entry.stale = _stale(folder)
     if (folder / METRICS_FILE).is_file():
         entry.curves = read_metrics_csv(folder / METRICS_FILE)
 
@@ -167,8 +231,63 @@ def _extra_eval(metrics: dict, covered: set) -> dict:
     return found
 
 
+def dataset_key(name) -> Optional[str]:
+    """What tells two data sets apart: the name, with a path argument that
+    exists (``npz:blobs.npz``, ``npz:../x/blobs.npz``) as its absolute path,
+    so that two names of one file are one data set. A relative path is taken
+    from the current folder (the only one known)."""
+    if name is None:
+        return None
+    text = str(name)
+    base, sep, arg = text.partition(":")
+    for prefix, path in ((f"{base}:", arg), ("", text)) if sep else (("", text),):
+        if path:
+            try:
+                local = Path(path).expanduser()
+                if local.exists():
+                    return prefix + str(local.resolve())
+            except (OSError, RuntimeError, ValueError):
+                pass
+    return text
+
+
+def _flat(block: dict, prefix: str) -> dict:
+    found = {}
+    for key, value in block.items():
+        if isinstance(value, dict):
+            found.update(_flat(value, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def config_differences(entries: list[Entry]) -> dict[str, dict]:
+    """The ``model.*``, ``loss.*`` and ``train.*`` settings of config.toml in
+    which the runs that have one differ (a key one run lacks differs too):
+    ``{"loss.beta": {label: value or None}}``, in config order. The model's
+    name has its own row, so is left out here."""
+    configs = {e.label: {k: v for section in CONFIG_SECTIONS if isinstance(e.config.get(section), dict)
+                         for k, v in _flat(e.config[section], f"{section}.").items()}
+               for e in entries if e.config}
+    if len(configs) < 2:
+        return {}
+    keys: list[str] = []
+    for values in configs.values():
+        keys += [k for k in values if k not in keys and k != "model.name"]
+    order = {section: i for i, section in enumerate(CONFIG_SECTIONS)}
+    keys.sort(key=lambda k: order[k.split(".")[0]])  # stable: config order within a section
+    missing = object()
+    found = {}
+    for key in keys:
+        seen = [configs[label].get(key, missing) for label in configs]
+        if any(v != seen[0] or type(v) is not type(seen[0]) for v in seen):
+            found[key] = {e.label: (configs[e.label].get(key) if e.label in configs else None) for e in entries}
+    return found
+
+
 def build_table(entries: list[Entry]) -> list[Column]:
-    """Every column any run has, in order: the run's facts, its final losses, its eval.json metrics."""
+    """Every column any run has, in order: the settings in which the runs
+    differ, the run's facts, its final losses, its eval.json metrics."""
     columns: dict[str, Column] = {}
 
     def put(key, title, group, label, value, lower=None, floor=None):
@@ -176,6 +295,10 @@ def build_table(entries: list[Entry]) -> list[Column]:
         column.values[label] = value
         if floor is not None:
             column.floors[label] = floor
+
+    for key, values in config_differences(entries).items():
+        for label, value in values.items():
+            put(f"config.{key}", key, "config", label, value)
 
     for e in entries:
         put("epochs", "epochs", "run", e.label, _epochs(e))
@@ -210,15 +333,16 @@ def build_table(entries: list[Entry]) -> list[Column]:
 def _mark_best(column: Column, entries: list[Entry]) -> None:
     """The best run(s) of a column with a direction, among two or more runs
     that measured it the same way (one data set; for final losses, one loss too)."""
-    have = [e for e in entries if column.values.get(e.label) is not None]
+    have = [e for e in entries if column.values.get(e.label) is not None
+            and not (column.group == "eval" and e.stale)]  # a stale result is not the model's
     if column.lower is None or len(have) < 2:
         return
 
     def setting(e: Entry):
         if column.group == "eval":
-            return (e.evaluation or {}).get("dataset")
+            return dataset_key((e.evaluation or {}).get("dataset"))
         if column.group == "final":
-            return e.config.get("dataset"), (e.config.get("loss") or {}).get("name")
+            return dataset_key(e.config.get("dataset")), (e.config.get("loss") or {}).get("name")
         return None
 
     if len({str(setting(e)) for e in have}) > 1:
@@ -242,7 +366,8 @@ def describe(entry: Entry) -> dict:
     kind = "export" if entry.run.exported else ("run" if entry.run.path.is_dir() else "keras file")
     return {"label": entry.label, "source": entry.source, "path": str(entry.run.path.absolute()), "kind": kind,
             "model": model, "dataset": config.get("dataset"), "preset": config.get("preset"),
-            "loss": (config.get("loss") or {}).get("name"), "has_eval": entry.evaluation is not None,
+            "loss": (config.get("loss") or {}).get("name"), "finished": entry.finished,
+            "progress": entry.progress, "has_eval": entry.evaluation is not None, "eval_stale": entry.stale,
             "has_metrics_csv": entry.curves is not None}
 
 
@@ -251,6 +376,7 @@ def table_json(entries: list[Entry], table: list[Column]) -> dict:
     runs = []
     for e in entries:
         record = describe(e)
+        record["config"] = {c.key[7:]: c.values[e.label] for c in table if c.group == "config"}
         for column in table:
             if column.group == "run":
                 record[column.key] = column.values[e.label]
@@ -278,17 +404,43 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _setting(value) -> str:
+    """A config.toml value as written there (in full: two settings may differ in the fifth digit)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_setting(v) for v in value) + "]"
+    if isinstance(value, str) and (not value or value != value.strip()):
+        return json.dumps(value)  # an empty setting, not a missing one
+    return str(value)
+
+
+def _finished(entry: Entry) -> str:
+    if entry.finished is None:
+        return "?" if entry.progress and not entry.run.exported else ""
+    return "yes" if entry.finished else f"no ({entry.progress})"
+
+
 def format_table(entries: list[Entry], table: list[Column]) -> str:
     """A metric a row, a run a column; ``*`` marks the best; real-data floors in brackets."""
     headers = ["", "better", *[e.label for e in entries]]
     facts = [describe(e) for e in entries]
     rows = [[name, "", *[_cell(f[name]) for f in facts]] for name in ("model", "dataset", "preset")]
+    if any(e.finished is False for e in entries):
+        rows.append(["finished", "", *[_finished(e) for e in entries]])
     for column in table:
         cells = []
         for e in entries:
+            if column.group == "config":
+                cells.append(_setting(column.values[e.label]))
+                continue
             text = _cell(column.values[e.label])
             if text and e.label in column.floors:
                 text += f" ({_cell(column.floors[e.label])})"
+            if text and column.group == "eval" and e.stale:
+                text += f" {STALE}"
             cells.append(text + (" *" if e.label in column.best else ""))
         rows.append([column.title, _better(column) or "", *cells])
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
@@ -296,6 +448,11 @@ def format_table(entries: list[Entry], table: list[Column]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = ["* best of the runs (among runs on one data set; final losses: one loss too); "
              "(...) the real-data floor from eval.json."]
+    if any(c.group == "config" for c in table):
+        notes.append("model.*, loss.*, train.*: the config.toml settings in which the runs differ.")
+    if any(e.stale for e in entries):
+        notes.append(f"{STALE} results from an eval.json older than the run's model (not counted for *): "
+                     f"run 'zoo eval' on the run again.")
     if not any(e.evaluation for e in entries):
         notes.append("No run has an eval.json: run 'zoo eval RUN ...' for FD, KID, likelihood and the others.")
     return "\n".join(lines + notes)
