@@ -110,15 +110,16 @@ def test_a_hopeless_trial_is_pruned_and_keeps_its_checkpoint(cli, sweep_env, mon
     result = cli(*sweep_args("--set", "epochs=2", trials=1))
     assert result.exit_code == 0, result.output
     row = json.loads(cli("sweep", "show", "sweep", "--json").output)["trials"][0]
-    assert row["state"] == "pruned" and row["note"].startswith("pruned: its FD on 256 images")
+    assert row["state"] == "pruned" and row["note"].startswith("pruned: its FD on 24 images (")
+    assert row["objective"] is None and row["estimate"] > 0  # a pruned trial has an estimate, not an objective
     checkpoint = json.loads((Path(row["folder"]) / "seed-0" / "checkpoint.json").read_text())
     assert checkpoint["epoch"] == 1 and not (Path(row["folder"]) / "seed-0" / "eval.json").exists()
 
 
 def test_two_workers_on_one_sqlite_study_split_the_trials(sweep_env):
     """Two real `zoo sweep` processes on one SQLite study (about 30 s: two processes import TensorFlow)."""
-    args = sweep_args("--set", "epochs=1", trials=4)
-    workers = [zoo_process(sweep_env, *args) for _ in range(2)]
+    args = sweep_args("--set", "epochs=1", "--pruner", "none", trials=4)
+    workers = [zoo_process(sweep_env, *args) for _ in range(2)]  # at the same moment: one creates the study
     outputs = [finished(w) for w in workers]
     report = trial_table(sweep_env)
     assert [r["trial"] for r in report["trials"]] == [0, 1, 2, 3]
@@ -127,6 +128,22 @@ def test_two_workers_on_one_sqlite_study_split_the_trials(sweep_env):
            for out in outputs]
     assert sum(ran) == 4 and min(ran) >= 1, outputs  # each worker ran trials, none twice
     assert len({r["worker"] for r in report["trials"]}) == 2
+
+
+def test_sigterm_stops_a_sweep_in_one_line_that_says_how_to_continue(sweep_env):
+    args = sweep_args("--set", "epochs=30", "--pruner", "none", trials=1)
+    worker = zoo_process(sweep_env, *args)
+    state = sweep_env / "sweep" / "trials" / "0000" / "seed-0" / "checkpoint.json"
+    deadline = time.monotonic() + 180
+    while not state.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 143 and "Traceback" not in out, out[-2000:]
+    assert out.strip().splitlines()[-1].startswith("Error: stopped trial 0; its run keeps its last checkpoint")
+    assert "continue the sweep with: zoo sweep sweep" in out
+    report = trial_table(sweep_env)
+    assert [r["state"] for r in report["trials"]] == ["waiting"]  # queued again, to resume
 
 
 def test_a_killed_sweep_continues_and_resumes_its_interrupted_trial(sweep_env):
@@ -189,6 +206,10 @@ def test_sweep_refusals_that_need_a_model_or_a_folder(cli, sweep_env, monkeypatc
     assert sorted(p.name for p in (sweep_env / "mine").iterdir()) == ["notes.txt"]
     show = cli("sweep", "show", "mine")
     assert show.exit_code == 1 and "is not a sweep folder (no sweep.toml)" in show.output
+    (sweep_env / "empty-sweep").mkdir()
+    (sweep_env / "empty-sweep" / "sweep.toml").write_text('study_name = "x"\nstorage = "sqlite:///x"\n[sweep]\n')
+    nowhere = cli("sweep", "show", "empty-sweep", "--storage", "sqlite:///nothere.db")
+    assert nowhere.exit_code == 1 and "does not exist" in nowhere.output and not (sweep_env / "nothere.db").exists()
     monkeypatch.setitem(sys.modules, "optuna", None)
     missing = cli(*sweep_args())
     assert missing.exit_code == 1 and "needs Optuna, which is not installed; pip install 'zoo-core[sweep]'" \
@@ -206,6 +227,6 @@ def test_a_worker_with_another_space_is_refused_and_a_preset_brings_its_own(cli,
     report = json.loads(cli("sweep", "show", "sweep", "--json").output)
     assert sorted(r["params"]["model.latent_dim"] for r in report["trials"]) == [2, 3]  # a grid: both values
     other = cli("sweep", "tiny-vae", "--registry", "presets.toml", "--space", "latent_dim=[4,5]", "--out", "sweep")
-    assert other.exit_code == 1 and "is a sweep of something else (its space differ" in other.output
+    assert other.exit_code == 1 and "is a sweep of something else (space: {model.latent_dim=[2, 3]} there, {model.latent_dim=[4,5]} here)" in other.output
     more = cli("sweep", "sweep", "--trials", 2)  # continue the folder: nothing left to run
     assert more.exit_code == 0 and "This worker ran 0 trials." in more.output, more.output

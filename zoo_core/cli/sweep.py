@@ -81,6 +81,8 @@ def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num,
     setup = sweep_setup(registry, Path(out), target=target, space_items=space_items, options=options,
                         dataset=dataset, loss=loss, fixed=list(overrides), storage=storage, study_name=study_name,
                         echo=click.echo, registry_files=[str(Path(f).resolve()) for f in registry_files])
+    setup.check_folder()
+    setup.check_storage()
     backend_name = choose_backend(backend)
     trackers = []
     if track:
@@ -93,7 +95,10 @@ def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num,
 
     worker = Worker(setup.plan, setup.folder, registry, backend_name, echo=click.echo, trackers=trackers)
     click.echo(f"Sweep {setup.folder} (study '{setup.plan.study_name}' in {setup.safe_url}): "
-               f"{setup.trials} trials, objective {setup.plan.objective}")
+               f"{setup.trials} trial{'s' if setup.trials != 1 else ''}, objective {setup.plan.objective}")
+    if setup.plan.space.is_grid and setup.plan.space.grid_size() < setup.trials:
+        click.echo(f"Note: the grid has {setup.plan.space.grid_size()} settings, so the sweep runs "
+                   f"{setup.plan.space.grid_size()} trials, not {setup.trials}")
     for tracker in trackers:  # one parent run; each trial's runs nest under it
         tracker.open_group(setup.plan.study_name, {**_flat(setup.plan.definition()), "trials": setup.trials})
     try:
@@ -130,6 +135,8 @@ def show(folder, storage, as_json, registry_files):
     parameter importances and a plot of the objective over trials (SWEEP/history.png)."""
     from ..tuning import open_sweep
 
+    if not Path(folder).exists():
+        raise ZooError(f"{folder} does not exist; give the --out of a zoo sweep")
     setup = open_sweep(Path(folder), storage=storage)
     study = setup.load()
     _show(setup, study, as_json)
@@ -161,8 +168,10 @@ def _show(setup, study, as_json: bool) -> dict:
         if best:
             from ..tuning.report import best_preset_name
 
-            echo(f"Best setting as a preset: {best} (zoo train {best_preset_name(report['study'])} "
-                 f"--registry {best})")
+            import shlex
+
+            echo(f"Best setting as a preset: {best} (zoo train {shlex.quote(best_preset_name(report['study']))} "
+                 f"--registry {shlex.quote(str(best))})")
         if plot:
             echo(f"Objective over trials: {plot}")
         return report

@@ -21,7 +21,7 @@ from typing import Callable, Optional
 
 from ..errors import ConfigError, ZooError
 from .space import parse_space, train_fields
-from .study import PRUNERS, SWEEP_FILE, SweepPlan, _safe, open_study, storage_url
+from .study import PRUNERS, STUDY_FILE, SWEEP_FILE, SweepPlan, _safe, open_study, storage_url
 
 
 @dataclass
@@ -61,17 +61,33 @@ class SweepSetup:
 
         keras.backend.clear_session()
 
-    def create(self):
-        """Make the folder and its sweep.toml (first worker), then open (or join) the study."""
+    def check_folder(self) -> Optional[dict]:
+        """Refuse, before any work, a folder that is not this sweep's; returns its sweep.toml, if any."""
         folder = self.folder
+        if folder.exists() and not folder.is_dir():
+            raise ZooError(f"{folder} is a file; --out names the sweep's folder")
         stored = _read_definition(folder)
         if stored is None and folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
             raise ZooError(f"{folder} holds files but no {SWEEP_FILE}: it is not a zoo sweep, so zoo leaves it "
                            f"alone; choose another --out")
         if stored is not None and stored.get("sweep") != self.plan.definition():
-            changed = [k for k, v in self.plan.definition().items() if stored.get("sweep", {}).get(k) != v]
-            raise ConfigError(f"{folder} is a sweep of something else (its {', '.join(changed)} differ); give the "
-                              f"same options to continue it (or just: zoo sweep {folder}), or another --out")
+            from .study import differences
+
+            raise ConfigError(f"{folder} is a sweep of something else ({differences(stored.get('sweep', {}), self.plan.definition())}); "
+                              f"give the same options to continue it (or just: zoo sweep {folder}), or another --out")
+        return stored
+
+    def check_storage(self) -> None:
+        """A --storage URL that cannot be opened is refused before any model is built."""
+        if not self.url.startswith("sqlite:///") or not self.url.endswith(f"/{STUDY_FILE}"):
+            from .study import open_storage
+
+            open_storage(self.url).remove_session()
+
+    def create(self):
+        """Make the folder and its sweep.toml (first worker), then open (or join) the study."""
+        folder = self.folder
+        stored = self.check_folder()
         made = not folder.exists()
         if stored is None:
             # sweep.toml first: a second worker started at the same moment sees a sweep, not a stranger's folder.
@@ -86,7 +102,7 @@ class SweepSetup:
                         "registry_files": list(self.registry_files), "sweep": self.plan.definition()},
                        folder / SWEEP_FILE)
         try:
-            return open_study(self.plan, self.url, self.trials)
+            return open_study(self.plan, self.url, self.trials, folder=folder)
         except BaseException:
             if made:  # nothing of this sweep is left behind
                 import shutil
@@ -139,6 +155,7 @@ def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=()
                 raise ZooError(f"the sweep's storage {storage} needs its password: give --storage URL again")
     from ..plugins.resolve import resolve_run
 
+    dataset = _absolute_data_path(dataset)
     resolved = resolve_run(registry, target, dataset=dataset, loss=loss, overrides=fixed)
     preset = registry.find(target).spec if registry.find(target).kind == "preset" else None
     from_preset = dict(getattr(preset, "sweep", None) or {})
@@ -192,6 +209,18 @@ def open_sweep(folder: Path, storage: Optional[str] = None) -> SweepSetup:
     return SweepSetup(plan, folder, storage_url(folder, storage), int(stored.get("trials", 0) or 0))
 
 
+def _absolute_data_path(dataset: Optional[str]) -> Optional[str]:
+    """``npz:data.npz`` -> ``npz:/abs/data.npz`` when the argument is an existing path: every trial,
+    the best preset and a worker in another folder then read the same file."""
+    if not dataset or ":" not in dataset:
+        return dataset
+    base, _, arg = dataset.partition(":")
+    path = Path(arg).expanduser()
+    if arg and not path.is_absolute() and path.exists():
+        return f"{base}:{path.resolve()}"
+    return dataset
+
+
 def _check_values(registry, target, dataset, loss, fixed: list, space) -> None:
     """Every value a dimension can take must be one its key accepts (a float for an integer is refused)."""
     from ..plugins.resolve import resolve_run
@@ -202,7 +231,12 @@ def _check_values(registry, target, dataset, loss, fixed: list, space) -> None:
             try:
                 resolve_run(registry, target, dataset=dataset, loss=loss, overrides=[*fixed, item])
             except ConfigError as exc:
-                raise ConfigError(f"--space {d.key}={d.text}: {exc}") from None
+                hint = ""
+                if d.kind == "float" and "must be int" in str(exc):
+                    hint = f"; {d.key} takes integers: use int({int(d.low)}, {int(d.high)}) or a list"
+                elif d.kind == "choice" and "must be list" in str(exc):
+                    hint = f"; {d.key} takes a list, so list lists: [[4, 8], [8, 16]]"
+                raise ConfigError(f"--space {d.key}={d.text}: {exc}{hint}") from None
 
 
 def _fields(config_type):

@@ -95,6 +95,8 @@ class PruningSignal(RunListener):
         self._reference = None
 
     def epoch_ended(self, epoch: int, logs: dict, model, run_dir) -> None:
+        if self.goal.group != "likelihood":
+            self._data()  # once per trial, not counted as the estimate's cost (the classifier is cached)
         began = time.perf_counter()
         value = self.value(model, logs)
         self.seconds.append(time.perf_counter() - began)
@@ -102,13 +104,14 @@ class PruningSignal(RunListener):
             return
         self.trial.report(value, epoch)
         if self.trial.should_prune():
-            raise StopTraining(f"pruned: its {self.signal_name} {value:.4g} at epoch {epoch} is worse than the "
+            raise StopTraining(f"pruned: its {self.signal_name} ({value:.4g} at epoch {epoch}) is worse than the "
                                f"other trials' ({type(self.trial.study.pruner).__name__})")
 
     @property
     def signal_name(self) -> str:
-        return {"likelihood": "validation loss", "reconstruction": "reconstruction error"}.get(
-            self.goal.group, f"FD on {self.SAMPLE} images")
+        images = len(self._reference["test"]) if self._reference else self.SAMPLE
+        return {"likelihood": "validation loss", "reconstruction": f"reconstruction error on {images} images"}.get(
+            self.goal.group, f"FD on {images} images")
 
     def value(self, model, logs: dict) -> Optional[float]:
         if self.goal.group == "likelihood":

@@ -26,7 +26,9 @@ def trial_rows(study) -> list[dict]:
             "optuna_trial": trial.number,
             "state": trial.state.name.lower(),
             "params": {k: _plain(v) for k, v in trial.params.items()},
-            "objective": trial.value if trial.value is not None else _last_intermediate(trial),
+            # Complete trials only: Optuna gives a pruned trial its last estimate as its value.
+            "objective": trial.value if trial.state.name == "COMPLETE" else None,
+            "estimate": _last_intermediate(trial),
             "std": trial.user_attrs.get("std"),
             "seeds": len(trial.user_attrs.get("values", [])),
             "metrics": {name: _mean([m[name] for m in metrics if name in m]) for name in SHOWN
@@ -95,15 +97,19 @@ def summary(study, plan_definition: dict) -> dict:
 
 
 def importances(study) -> dict:
-    """Optuna's parameter importances (fANOVA), or {} while there are too few finished trials."""
+    """Optuna's parameter importances (its default evaluator), or {} while there are too few finished trials."""
     import optuna
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2:
         return {}
+    import warnings
+
     try:
-        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. PED-ANOVA's note when trials tie
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
     except (RuntimeError, ValueError, ZeroDivisionError):
         return {}
 
@@ -118,16 +124,20 @@ def format_table(report: dict) -> str:
         value = _number(r["objective"])
         if r["std"] and r["seeds"] > 1:
             value += f" ± {r['std']:.2g} ({r['seeds']} seeds)"
+        note = r["note"]
+        if r["state"] in ("pruned", "running") and r["estimate"] is not None:
+            note = f"estimate {r['estimate']:.4g} after epoch {r['epochs_trained']}" + (
+                " (pruned)" if r["state"] == "pruned" else "")
         lines.append([str(r["trial"]), r["state"], *[_cell(r["params"].get(k, "")) for k in keys], value,
                       *[_number(r["metrics"].get(m)) for m in extra],
-                      _number(r["minutes"], ".1f"), r["note"][:60]])
+                      _number(r["minutes"], ".1f"), note[:70]])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     direction = "lower" if report["direction"] == "minimize" else "higher"
     out.append("")
     states = ", ".join(f"{n} {s}" for s, n in report["states"].items() if n)
-    out.append(f"Study '{report['study']}': {len(rows)} trials ({states or 'none yet'}); "
+    out.append(f"Study '{report['study']}': {len(rows)} trial{'s' if len(rows) != 1 else ''} ({states or 'none yet'}); "
                f"objective {report['objective']} ({direction} is better)")
     best = report["best"]
     if best:
@@ -135,7 +145,7 @@ def format_table(report: dict) -> str:
         out.append(f"Best: trial {best['trial']}, {report['objective']} {_number(best['objective'])}"
                    + (f" ± {best['std']:.2g}" if best.get("std") else "") + f": {shown}")
     if report["importances"]:
-        out.append("Parameter importances (Optuna, fANOVA): " +
+        out.append("Parameter importances (Optuna): " +
                    ", ".join(f"{k} {v:.2f}" for k, v in report["importances"].items()))
     if report["pruning_signal_cost"] is not None:
         out.append(f"Pruning signal: {100 * report['pruning_signal_cost']:.1f}% of an epoch's training time")

@@ -19,6 +19,7 @@ stopped by Ctrl-C or SIGTERM queues its trial the same way before it exits.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import socket
@@ -26,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..errors import ConfigError, Interrupted, ZooError
 from .objectives import PruningSignal, objective as find_objective, read_metrics
@@ -71,7 +72,8 @@ def import_optuna():
         raise ZooError(f"zoo sweep needs Optuna, which is not installed; {OPTUNA_PIP}") from None
     import warnings
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # zoo reports trials itself; Optuna's own warnings (a failed trial's traceback) would repeat them.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # Heartbeats, their retry callback and the matplotlib plots are marked experimental since Optuna 2.8.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
@@ -130,10 +132,45 @@ def make_pruner(name: str):
     }[name]()
 
 
-def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = True):
+@contextlib.contextmanager
+def creation_lock(folder: Optional[Path]) -> Iterator[None]:
+    """Workers started at the same moment on one machine create the study's tables one
+    at a time (SQLite, and Optuna's schema setup, would otherwise collide)."""
+    if folder is None or not folder.is_dir():
+        yield
+        return
+    import fcntl
+
+    with open(folder / ".zoo-study-lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = True, folder: Optional[Path] = None):
     """The shared study; a worker whose sweep differs from the study's is refused."""
+    if not create and url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise ZooError(f"the storage {_safe(url)} does not exist (no file {path}); give the --storage the "
+                           f"sweep ran with")
+    with creation_lock(folder):
+        return _open_study(plan, url, trials, create)
+
+
+def _open_study(plan: SweepPlan, url: str, trials: int, create: bool):
     optuna = import_optuna()
-    storage = open_storage(url)
+    storage = None
+    for attempt in range(5):
+        try:
+            storage = open_storage(url)
+            break
+        except ZooError as exc:
+            if attempt == 4 or "needs a database driver" in str(exc):
+                raise
+            time.sleep(0.5 + attempt)  # another machine's worker is creating the tables
     goal = find_objective(plan.objective)
     for attempt in range(5):
         try:
@@ -157,11 +194,9 @@ def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = Tru
     if stored is None and create:
         study.set_user_attr("zoo_sweep", plan.definition())
     elif create and stored != plan.definition():
-        changed = [k for k in plan.definition() if stored.get(k) != plan.definition()[k]]
         raise ConfigError(
-            f"study '{plan.study_name}' in {_safe(url)} searches something else (its {', '.join(changed)} "
-            f"differ{'s' if len(changed) == 1 else ''}); give the same options to join it, or another --out "
-            f"(or --study-name) for a new sweep"
+            f"study '{plan.study_name}' in {_safe(url)} searches something else ({differences(stored, plan.definition())}); "
+            f"give the same options to join it, or another --out (or --study-name) for a new sweep"
         )
     return study
 
@@ -199,6 +234,23 @@ def recover_dead_workers(study, echo: Callable[[str], None]) -> list[int]:
     return requeued
 
 
+def differences(stored: dict, wanted: dict) -> str:
+    """What differs between a stored sweep definition and this command's, for a message."""
+    parts = []
+    for key, value in wanted.items():
+        if stored.get(key) != value:
+            parts.append(f"{key}: {_short(stored.get(key))} there, {_short(value)} here")
+    return "; ".join(parts) or "nothing"
+
+
+def _short(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return repr(value) if value not in (None, "") else "none"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -229,6 +281,11 @@ class Worker:
 
         began, ran = time.monotonic(), 0
         recover_dead_workers(study, self.echo)
+        if "tensorflow" in sys.modules:
+            # Every trial builds a new model, so TensorFlow warns that its train step retraces: expected here.
+            import logging
+
+            logging.getLogger("tensorflow").setLevel(logging.ERROR)
         while True:
             if counted_trials(study) >= trials and not self._waiting(study):
                 break
@@ -245,6 +302,11 @@ class Worker:
             except BaseException as exc:
                 if isinstance(exc, (Interrupted, KeyboardInterrupt)) and "id" in current:
                     self._queue_again(study, current["id"])
+                    code = exc.exit_code if isinstance(exc, Interrupted) else 130
+                    raise Interrupted(
+                        f"stopped trial {current.get('number', '?')}; its run keeps its last checkpoint and the trial "
+                        f"is queued again: continue the sweep with: zoo sweep {self.sweep_dir}", exit_code=code
+                    ) from None
                 raise
             ran += 1
         return ran
@@ -270,7 +332,7 @@ class Worker:
         from ..training.loop import TrainingDiverged
 
         current["id"] = trial._trial_id
-        number = setting_number(trial)
+        number = current["number"] = setting_number(trial)
         trial.set_user_attr("zoo_number", number)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = {}
