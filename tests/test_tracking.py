@@ -10,6 +10,7 @@ and killed at the end; the last test kills it mid-run on purpose.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -18,12 +19,14 @@ import sys
 import time
 import tomllib
 import urllib.request
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from zoo_core.tracking import open_trackers
-from zoo_core.tracking.base import flatten, param_text
+from zoo_core.tracking.base import flatten, mask_secrets, param_text
 from zoo_core.tracking.safe import SafeTracker
 from zoo_core.training import StopTraining
 
@@ -139,6 +142,9 @@ def test_an_unknown_tracker_or_a_bad_uri_is_a_one_line_error(cli, tiny_npz, tmp_
     one_line_error(train(cli, tiny_npz, tmp_path / "b", "=http://x"), "give a tracker's name")
     one_line_error(train(cli, tiny_npz, tmp_path / "c", "mlflow="), "nothing follows '='")
     one_line_error(train(cli, tiny_npz, tmp_path / "d", "mlflow", "mlflow"), "given twice")
+    twice = train(cli, tiny_npz, tmp_path / "d", "mlflow=http://u:s3cret@x", "mlflow=http://u:s3cret@x")
+    one_line_error(twice, "given twice", "mlflow=http://u:***@x")
+    assert "s3cret" not in twice.output
     one_line_error(train(cli, tiny_npz, tmp_path / "e", f"mlflow={tmp_path / 'folder'}"),
                    "not in a folder", "sqlite:///")
     one_line_error(train(cli, tiny_npz, tmp_path / "f", "mlflow=gopher://x"), "does not know the scheme 'gopher'")
@@ -152,6 +158,13 @@ def test_a_missing_mlflow_is_a_one_line_error_naming_the_extra(cli, tiny_npz, tm
     one_line_error(train(cli, tiny_npz, tmp_path / "run", "mlflow"), "the mlflow tracker needs the 'mlflow' package",
                    "pip install 'zoo-core[mlflow]'")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_password_in_a_url_is_masked():
+    assert mask_secrets("API request to http://u:s3cret@127.0.0.1:9/api/2.0/x failed; "
+                        "postgresql://me:p@ss@db/m, http://127.0.0.1:5000/#/x, http://token@h/") == (
+        "API request to http://u:***@127.0.0.1:9/api/2.0/x failed; "
+        "postgresql://me:***@db/m, http://127.0.0.1:5000/#/x, http://token@h/")
 
 
 def test_a_failing_tracker_warns_once_and_is_switched_off():
@@ -206,9 +219,10 @@ def test_local_store_and_a_resumed_run_continue_one_mlflow_run(cli, tiny_npz, tm
 
 def test_a_server_that_is_down_warns_once_and_the_run_completes(cli, tiny_npz, tmp_path):
     began = time.monotonic()
-    result = train(cli, tiny_npz, tmp_path / "run", f"mlflow=http://127.0.0.1:{free_port()}", epochs=1)
+    result = train(cli, tiny_npz, tmp_path / "run", f"mlflow=http://u:s3cret@127.0.0.1:{free_port()}/", epochs=1)
     assert result.exit_code == 0, result.output
     assert result.stderr.count(WARNING) == 1 and "Connection refused" in result.stderr, result.stderr
+    assert "s3cret" not in result.output and "http://u:***@127.0.0.1" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()[-1]) < 400
     for name in ("config.toml", "model.keras", "metrics.csv", "samples/epoch-001.png"):
         assert (tmp_path / "run" / name).is_file(), name
@@ -233,6 +247,75 @@ def test_server_gets_params_metrics_grids_model_and_eval_in_one_run(cli, tiny_np
     assert evaluated.info.run_id == run.info.run_id
     assert evaluated.data.metrics["eval.reconstruction.mse"] > 0
     assert "eval/eval.json" in artifacts(mlflow, run.info.run_id, "eval")
+
+
+def fake_run(run_dir: Path, epochs: int) -> list[dict]:
+    """A run folder as zoo leaves it (its mark, config.toml, metrics.csv of
+    ``epochs`` epochs), for trackers driven directly, without training; its rows."""
+    from zoo_core.storage.runfolder import RUN_MARK
+
+    run_id = uuid.uuid4().hex
+    run_dir.mkdir(parents=True)
+    (run_dir / RUN_MARK).write_text(json.dumps({"run_id": run_id}))
+    (run_dir / "config.toml").write_text(f'[model]\nlatent_dim = 2\n\n[zoo]\nrun_id = "{run_id}"\n')
+    rows = [{"epoch": e, "loss": 10.0 / e, "val_loss": 11.0 / e} for e in range(1, epochs + 1)]
+    with open(run_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def test_workers_and_restarts_of_a_sweep_share_one_parent_and_a_resumed_trial_catches_up(
+        registry, tmp_path, mlflow_server):
+    """Two workers of one sweep, the first killed (-9) after epoch 3's checkpoint but
+    before it logged it, then a restart that resumes its trial: trackers driven directly."""
+    group = f"sweep-{uuid.uuid4().hex[:8]}"
+    trial = tmp_path / "sweep" / "trials" / "0003" / "seed-1"
+    rows = fake_run(trial, 4)
+    (tmp_path / "sweep" / "sweep.toml").write_text(f'study_name = "{group}"\n')
+    lines = []
+
+    def worker():
+        tracker = open_trackers([f"mlflow={mlflow_server}"], registry, echo=lines.append)[0]
+        tracker.open_group(group, {"space": {"train.learning_rate": "loguniform(1e-4, 1e-2)"}, "trials": 8})
+        return tracker
+
+    first, second = worker(), worker()
+    parent = first.tracker.parent_id
+    assert second.tracker.parent_id == parent
+    first.run_started(trial, {}, resumed=False)
+    for row in rows[:2]:
+        first.epoch_ended(row["epoch"], row, None, trial)  # epoch 3 is checkpointed, never logged: kill -9
+    second.close_group({"best_trial": 3, "best_value": 1.5})
+    second.close()
+    mlflow = client(mlflow_server)
+    assert mlflow.get_run(parent).info.status == "FINISHED"  # the second worker ended; the first never did
+
+    child = tracked_run(mlflow_server, trial)[1]
+    assert child.info.run_name == "0003/seed-1" and child.data.tags["mlflow.parentRunId"] == parent
+    assert child.data.tags["zoo.trial"] == "3" and child.data.tags["zoo.seed"] == "1"
+    old = mlflow.create_run(child.info.experiment_id, run_name="a parent from before").info.run_id
+    mlflow.set_tag(child.info.run_id, "mlflow.parentRunId", old)  # as a sweep's earlier parent left it
+
+    restart = worker()
+    assert restart.tracker.parent_id == parent and mlflow.get_run(parent).info.status == "RUNNING"
+    restart.tracker.log_model = False
+    restart.run_started(trial, {}, resumed=True)
+    restart.epoch_ended(4, rows[3], None, trial)  # metrics.csv held it already: logged once
+    restart.run_ended(SimpleNamespace(run_dir=trial, stopped_early=None), None)
+    restart.close_group({"best_trial": 3, "best_value": 1.25})
+    assert restart.active and first.active and not [line for line in lines if "Warning" in line], lines
+
+    mlflow, child = tracked_run(mlflow_server, trial)  # the same run, under the one parent
+    assert child.data.tags["mlflow.parentRunId"] == parent and child.info.status == "FINISHED"
+    for key in ("loss", "val_loss"):
+        history = sorted((m.step, m.value) for m in mlflow.get_metric_history(child.info.run_id, key))
+        assert history == [(r["epoch"], pytest.approx(r[key])) for r in rows], key
+    parents = mlflow.search_runs([child.info.experiment_id], filter_string=f"tags.`zoo.group` = '{group}'")
+    assert [p.info.run_id for p in parents] == [parent]
+    assert parents[0].info.status == "FINISHED" and parents[0].data.metrics["best_value"] == 1.25
+    assert parents[0].data.params["trials"] == "8"
 
 
 def test_a_sweep_is_a_parent_run_and_a_server_killed_mid_run_warns_once(registry, tmp_path, mlflow_server,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -22,6 +23,18 @@ METRICS_FILE = "metrics.csv"
 GRID_FOLDERS = ("samples", "reconstructions")
 #: Parameter values longer than this are cut (MLflow takes 6,000 characters).
 MAX_PARAM_CHARS = 5000
+
+
+#: ``scheme://user:password@`` in a URL: the password is what :func:`mask_secrets` hides.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*):[^\s/'\"]*@")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the password of every URL in it masked: ``http://u:s3cret@host``
+    -> ``http://u:***@host``. Trackers pass every URI and error text they print
+    through it (their warnings and notices are one line on stderr, often in a
+    CI log)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", str(text))
 
 
 def _stderr(line: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from ..errors import ZooError
 from ..training.listeners import StopTraining
-from .base import Tracker, _stderr
+from .base import Tracker, _stderr, mask_secrets
 
 #: How long a tracker's error may be in its one-line warning.
 MAX_ERROR_CHARS = 240
@@ -27,8 +27,9 @@ MAX_ERROR_CHARS = 240
 def one_line(exc: BaseException) -> str:
     """``exc`` as one short line: its type and message, whitespace folded; a
     long message that holds an OS error ("[Errno 111] Connection refused")
-    is cut to the part before the first "(" with that error after it."""
-    text = " ".join(str(exc).split()) or "(no message)"
+    is cut to the part before the first "(" with that error after it. A
+    URL's password in it is masked (``http://u:***@host``)."""
+    text = mask_secrets(" ".join(str(exc).split())) or "(no message)"
     if len(text) > MAX_ERROR_CHARS:
         errno = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
         head = text.split(" (", 1)[0][:MAX_ERROR_CHARS - 60].rstrip()
@@ -84,6 +85,7 @@ class SafeTracker(Tracker):
 def parse_track(value: str) -> tuple[str, Optional[str]]:
     """``NAME`` or ``NAME=URI`` -> ``(NAME, URI or None)``."""
     name, sep, uri = value.partition("=")
+    value = mask_secrets(value)  # what the messages below show
     name, uri = name.strip(), uri.strip()
     if not name:
         raise ZooError(f"--track {value!r}: give a tracker's name first, as in --track mlflow or "
@@ -110,12 +112,14 @@ def open_trackers(values: Iterable[str], registry, echo: Optional[Callable[[str]
     parsed = [(value, *parse_track(value)) for value in values]
     seen: dict[tuple, str] = {}
     for value, name, uri in parsed:
+        value = mask_secrets(value)  # the messages show it: never a URI's password
         if (name, uri) in seen:
             raise ZooError(f"--track {value} is given twice ({seen[(name, uri)]} and {value}); give it once")
         seen[(name, uri)] = value
         _spec(registry, name, value)  # every name is checked before any tracker opens
     opened = []
     for value, name, uri in parsed:
+        value = mask_secrets(value)
         spec = _spec(registry, name, value)
         try:
             tracker = spec.open(uri)
