@@ -19,6 +19,8 @@ def trial_rows(study) -> list[dict]:
     """One row per setting (a retried trial replaces the one it retries), in trial order."""
     rows: dict[int, dict] = {}
     for trial in study.get_trials(deepcopy=False):
+        if trial.user_attrs.get("surplus"):
+            continue  # asked for after the study had its trials: never ran
         number = int(trial.user_attrs.get("zoo_number", trial.number))
         metrics = trial.user_attrs.get("metrics", [])
         row = {

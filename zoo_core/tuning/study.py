@@ -90,8 +90,16 @@ def open_storage(url: str):
 
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+        for attempt in range(6):
+            try:
+                return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+            except Exception as exc:
+                # Workers on two machines that start at once both create Optuna's tables: one of them
+                # loses (a unique-key violation) and finds the tables made a moment later.
+                if attempt == 5 or not _creation_race(exc):
+                    raise
+                time.sleep(0.5 + attempt)
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or exc.name or "its driver"
         raise ZooError(f"the storage {_safe(url)} needs a database driver that is not installed ({missing}); "
@@ -99,6 +107,11 @@ def open_storage(url: str):
     except (optuna.exceptions.StorageInternalError, Exception) as exc:  # SQLAlchemy's errors, a bad URL
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ZooError(f"cannot open the sweep's storage {_safe(url)}: {first}") from None
+
+
+def _creation_race(exc: BaseException) -> bool:
+    text = f"{exc} {exc.__cause__ or ''}".lower()
+    return any(mark in text for mark in ("unique constraint", "duplicate key", "already exists"))
 
 
 def _safe(url: str) -> str:
@@ -162,15 +175,7 @@ def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = Tru
 
 def _open_study(plan: SweepPlan, url: str, trials: int, create: bool):
     optuna = import_optuna()
-    storage = None
-    for attempt in range(5):
-        try:
-            storage = open_storage(url)
-            break
-        except ZooError as exc:
-            if attempt == 4 or "needs a database driver" in str(exc):
-                raise
-            time.sleep(0.5 + attempt)  # another machine's worker is creating the tables
+    storage = open_storage(url)
     goal = find_objective(plan.objective)
     for attempt in range(5):
         try:
@@ -206,9 +211,11 @@ def setting_number(trial) -> int:
     return int(trial.user_attrs.get("zoo_number", trial.number))
 
 
-def counted_trials(study) -> int:
-    """Trials the sweep has started, each setting once (a retry is its original)."""
-    return len({setting_number(t) for t in study.get_trials(deepcopy=False)})
+def counted_trials(study, before: Optional[int] = None) -> int:
+    """Trials the sweep has started, each setting once (a retry is its original); with
+    ``before``, those Optuna numbered below it. A surplus trial (see Worker.trial) is not one."""
+    return len({setting_number(t) for t in study.get_trials(deepcopy=False)
+                if not t.user_attrs.get("surplus") and (before is None or t.number < before)})
 
 
 def recover_dead_workers(study, echo: Callable[[str], None]) -> list[int]:
@@ -272,6 +279,7 @@ class Worker:
     echo: Callable[[str], None]
     trackers: list = field(default_factory=list)
     verbose: Optional[int] = 0
+    wanted: int = 0
 
     def run(self, study, trials: int, budget_minutes: Optional[float] = None) -> int:
         """Run trials until the study holds ``trials`` (or the budget is spent); returns how many ran here."""
@@ -280,6 +288,7 @@ class Worker:
         from ..training.loop import TrainingDiverged
 
         began, ran = time.monotonic(), 0
+        self.wanted = trials
         recover_dead_workers(study, self.echo)
         if "tensorflow" in sys.modules:
             # Every trial builds a new model, so TensorFlow warns that its train step retraces: expected here.
@@ -300,7 +309,7 @@ class Worker:
                 study.optimize(lambda trial: self.trial(trial, current), n_trials=1, catch=(TrainingDiverged,),
                                gc_after_trial=True)
             except BaseException as exc:
-                if isinstance(exc, (Interrupted, KeyboardInterrupt)) and "id" in current:
+                if isinstance(exc, (Interrupted, KeyboardInterrupt)) and "id" in current and "surplus" not in current:
                     self._queue_again(study, current["id"])
                     code = exc.exit_code if isinstance(exc, Interrupted) else 130
                     raise Interrupted(
@@ -308,6 +317,8 @@ class Worker:
                         f"is queued again: continue the sweep with: zoo sweep {self.sweep_dir}", exit_code=code
                     ) from None
                 raise
+            if current.get("surplus"):
+                break
             ran += 1
         return ran
 
@@ -333,6 +344,11 @@ class Worker:
 
         current["id"] = trial._trial_id
         number = current["number"] = setting_number(trial)
+        if number == trial.number and counted_trials(trial.study, before=trial.number) >= self.wanted:
+            # Another worker took the last trial between this one's count and its ask: run nothing.
+            trial.set_user_attr("surplus", True)
+            current["surplus"] = True
+            raise optuna.TrialPruned("the study already has its trials")
         trial.set_user_attr("zoo_number", number)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = {}
