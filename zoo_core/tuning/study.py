@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from ..errors import ConfigError, Interrupted, ZooError
+from ..storage.locks import process_alive
 from .objectives import PruningSignal, objective as find_objective, read_metrics
 from .space import Space
 
@@ -227,7 +228,7 @@ def recover_dead_workers(study, echo: Callable[[str], None]) -> list[int]:
     requeued = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
-        if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+        if worker_host != host or not pid.isdigit() or process_alive(int(pid)):
             continue
         try:
             if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
@@ -256,16 +257,6 @@ def _short(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
     return repr(value) if value not in (None, "") else "none"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
