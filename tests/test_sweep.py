@@ -197,6 +197,8 @@ def test_sweep_refusals_that_need_a_model_or_a_folder(cli, sweep_env, monkeypatc
               "--trials", 2, "--objective", "nll", "--out", "sweep")
     assert gan.exit_code == 1 and "--objective nll does not apply to 'dcgan'" in gan.output
     assert "it can give: fd, kid, coverage" in gan.output and not (sweep_env / "sweep").exists()
+    nothing = cli("sweep", "run")
+    assert nothing.exit_code == 1 and "name a preset or model to sweep" in nothing.output
     no_trials = cli(*sweep_args(trials=None))
     assert no_trials.exit_code == 1 and "--trials N" in no_trials.output
     (sweep_env / "mine").mkdir()

@@ -75,6 +75,9 @@ def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num,
 
             registry_files = stored_registry_files(Path(out))
     registry = get_registry(registry_files)
+    if not out and not target:
+        raise ZooError("name a preset or model to sweep: zoo sweep PRESET|MODEL --space KEY=DIST --trials N "
+                       "--out SWEEP (or a sweep folder, to continue it)")
     if not out:
         raise ZooError("name the sweep folder: --out SWEEP (give every worker of the sweep the same one)")
     options = {"trials": trials, "seeds": seeds, "objective": objective, "pruner": pruner, "eval_num": eval_num}
