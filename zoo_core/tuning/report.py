@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from ..errors import ZooError
 from .objectives import SHOWN, objective as find_objective
 
 BEST_FILE = "best.toml"

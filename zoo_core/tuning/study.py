@@ -274,8 +274,6 @@ class Worker:
 
     def run(self, study, trials: int, budget_minutes: Optional[float] = None) -> int:
         """Run trials until the study holds ``trials`` (or the budget is spent); returns how many ran here."""
-        import optuna
-
         from ..training.loop import TrainingDiverged
 
         began, ran = time.monotonic(), 0
