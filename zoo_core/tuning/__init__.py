@@ -44,7 +44,7 @@ class SweepSetup:
         from ..data.loading import dataset_info
         from ..evaluation.evaluate import applicable
         from ..plugins.resolve import build_model, resolve_run
-        from .objectives import objective
+        from .objectives import SHOWN, objective
 
         plan = self.plan
         resolved = resolve_run(self.registry, plan.target, dataset=plan.dataset, loss=plan.loss, overrides=plan.fixed)
@@ -52,8 +52,7 @@ class SweepSetup:
         import_keras()
         model = build_model(resolved, dataset_info(resolved))
         if goal.group not in applicable(model):
-            can = [name for name in ("fd", "kid", "coverage", "nll", "reconstruction")
-                   if _group(name) in applicable(model)]
+            can = [name for name in SHOWN if objective(name).group in applicable(model)]
             raise ZooError(f"--objective {goal.name} does not apply to '{resolved.config.model}' (a "
                            f"{type(model).__name__}); it can give: {', '.join(can) or 'none'}")
         del model
@@ -114,12 +113,6 @@ class SweepSetup:
         return open_study(self.plan, self.url, create=False)
 
 
-def _group(name: str) -> str:
-    from .objectives import objective
-
-    return objective(name).group
-
-
 def _read_definition(folder: Path) -> Optional[dict]:
     path = folder / SWEEP_FILE
     if not path.is_file():
@@ -147,12 +140,7 @@ def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=()
         options = {**{k: definition.get(k) for k in ("seeds", "objective", "pruner", "eval_num")},
                    "trials": options.get("trials") or stored.get("trials")}
         study_name = study_name or stored.get("study_name")
-        if storage is None and stored.get("storage", "").startswith("sqlite"):
-            storage = None
-        elif storage is None:
-            storage = stored.get("storage")
-            if "***" in storage:
-                raise ZooError(f"the sweep's storage {storage} needs its password: give --storage URL again")
+        storage = _stored_storage(stored, storage)
     from ..plugins.resolve import resolve_run
 
     dataset = _absolute_data_path(dataset)
@@ -164,8 +152,10 @@ def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=()
     for key in ("trials", "seeds", "objective", "pruner", "eval_num"):
         if options.get(key) is None and from_preset.get(key) is not None:
             options[key] = from_preset[key]
-    fields = {"model": [f.name for f in _fields(resolved.model.config)],
-              "loss": [f.name for f in _fields(resolved.loss.config)], "train": train_fields()}
+    from ..specs import config_fields
+
+    fields = {"model": [f.name for f in config_fields(resolved.model.config)],
+              "loss": [f.name for f in config_fields(resolved.loss.config)], "train": train_fields()}
     space = parse_space(space_items, fields)
     _check_values(registry, target, dataset, loss, list(fixed), space)
     trials = options.get("trials")
@@ -198,15 +188,21 @@ def open_sweep(folder: Path, storage: Optional[str] = None) -> SweepSetup:
     if stored is None:
         raise ZooError(f"{folder} is not a sweep folder (no {SWEEP_FILE}); give the --out of a zoo sweep")
     definition = stored.get("sweep", {})
-    saved = stored.get("storage", "")
-    if storage is None and not saved.startswith("sqlite"):
-        if "***" in saved:
-            raise ZooError(f"the sweep's storage {saved} needs its password: give --storage URL")
-        storage = saved
+    storage = _stored_storage(stored, storage)
     plan = SweepPlan(target=definition.get("target", ""), space=Space(()), objective=definition.get("objective", "fd"),
-                     study_name=stored.get("study_name", folder.name))
-    plan.definition = lambda: definition  # shown as stored
+                     study_name=stored.get("study_name", folder.name), stored=definition)
     return SweepSetup(plan, folder, storage_url(folder, storage), int(stored.get("trials", 0) or 0))
+
+
+def _stored_storage(stored: dict, given: Optional[str]) -> Optional[str]:
+    """The storage to open: ``--storage`` if given, else the one sweep.toml names (None: the
+    folder's own study.db); a URL stored without its password needs ``--storage`` again."""
+    saved = stored.get("storage", "")
+    if given is not None or not saved or saved.startswith("sqlite"):
+        return given
+    if "***" in saved:
+        raise ZooError(f"the sweep's storage {saved} needs its password: give --storage URL")
+    return saved
 
 
 def _absolute_data_path(dataset: Optional[str]) -> Optional[str]:
@@ -237,12 +233,6 @@ def _check_values(registry, target, dataset, loss, fixed: list, space) -> None:
                 elif d.kind == "choice" and "must be list" in str(exc):
                     hint = f"; {d.key} takes a list, so list lists: [[4, 8], [8, 16]]"
                 raise ConfigError(f"--space {d.key}={d.text}: {exc}{hint}") from None
-
-
-def _fields(config_type):
-    from ..specs import config_fields
-
-    return config_fields(config_type)
 
 
 def _checked_objective(name: str) -> str:

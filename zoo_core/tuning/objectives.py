@@ -83,6 +83,10 @@ def read_metrics(report: dict) -> dict:
     return found
 
 
+#: (data set, image size, subset, metric group) -> the estimate's fixed test images (and features)
+_REFERENCES: dict = {}
+
+
 class PruningSignal(RunListener):
     """After each epoch: the cheap estimate, reported to the Optuna trial;
     ends the run (:class:`StopTraining`) when the trial's pruner says so."""
@@ -130,21 +134,30 @@ class PruningSignal(RunListener):
         return frechet_distance(features, data["features"])
 
     def _data(self) -> dict:
-        """A fixed random subset of the test split (and its features), once per trial."""
+        """A fixed random subset of the test split (and its features): loaded once per process
+        and data set, not once per trial."""
         if self._reference is None:
-            from ..data.loading import load_data
-            from ..evaluation.loading import pick
-
-            data = load_data(self.resolved)
-            if not len(data.x_test):
-                raise ZooError(f"dataset '{self.resolved.config.dataset}' has no test split to measure trials on")
-            test = np.clip(np.asarray(data.x_test[pick(data.x_test, self.SAMPLE, 0)], np.float32), 0.0, 1.0)
-            self._reference = {"test": test}
-            if self.goal.group != "reconstruction":
-                from ..evaluation.classifier import get_classifier
-
-                classifier = get_classifier(self.resolved.config.dataset, data.x_train, data.y_train,
-                                            data.num_classes, echo=self.echo)
-                self._reference["classifier"] = classifier
-                self._reference["features"] = classifier.features_and_probabilities(test)[0]
+            config = self.resolved.config
+            key = (config.dataset, config.train.image_size, config.train.max_train_examples, self.goal.group)
+            self._reference = _REFERENCES.get(key)
+            if self._reference is None:
+                self._reference = _REFERENCES[key] = self._load()
         return self._reference
+
+    def _load(self) -> dict:
+        from ..data.loading import load_data
+        from ..evaluation.loading import pick
+
+        data = load_data(self.resolved)
+        if not len(data.x_test):
+            raise ZooError(f"dataset '{self.resolved.config.dataset}' has no test split to measure trials on")
+        test = np.clip(np.asarray(data.x_test[pick(data.x_test, self.SAMPLE, 0)], np.float32), 0.0, 1.0)
+        reference = {"test": test}
+        if self.goal.group != "reconstruction":
+            from ..evaluation.classifier import get_classifier
+
+            classifier = get_classifier(self.resolved.config.dataset, data.x_train, data.y_train,
+                                        data.num_classes, echo=self.echo)
+            reference["classifier"] = classifier
+            reference["features"] = classifier.features_and_probabilities(test)[0]
+        return reference

@@ -58,9 +58,13 @@ class SweepPlan:
     pruner: str = "median"
     eval_num: int = 1000
     study_name: str = "sweep"
+    #: the definition as sweep.toml holds it (``zoo sweep show``, which rebuilds no space)
+    stored: Optional[dict] = None
 
     def definition(self) -> dict:
         """What must be equal for two workers to share a study."""
+        if self.stored is not None:
+            return self.stored
         return {"target": self.target, "dataset": self.dataset or "", "loss": self.loss or "",
                 "fixed": list(self.fixed), "space": self.space.as_dict(), "objective": self.objective,
                 "seeds": self.seeds, "pruner": self.pruner, "eval_num": self.eval_num}
