@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+
 import numpy as np
 import pytest
 
@@ -135,6 +137,30 @@ def tiny_npz(tmp_path):
     return path
 
 
+@contextlib.contextmanager
+def in_workspace(root):
+    """A module's working folder: the current directory, with a private classifier cache
+    (for module-scoped fixtures, which cannot take ``monkeypatch``)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZOO_CACHE_DIR", str(root / "cache"))
+        mp.chdir(root)
+        yield root
+
+
+def zoo_invoker():
+    """``zoo ARGS...`` through Click's runner, for module-scoped fixtures; unexpected exceptions propagate."""
+    from click.testing import CliRunner
+
+    from zoo_core.cli import cli as zoo
+
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(zoo, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
 @pytest.fixture
 def cli(monkeypatch, tmp_path):
     """Run ``zoo ARGS...`` through Click's runner in a clean working directory.
@@ -142,14 +168,5 @@ def cli(monkeypatch, tmp_path):
     Unexpected exceptions propagate (``catch_exceptions=False``), so a user
     error that escapes as a traceback fails the test.
     """
-    from click.testing import CliRunner
-
-    from zoo_core.cli import cli as zoo
-
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(zoo, [str(a) for a in args], catch_exceptions=False)
-
-    return run
+    return zoo_invoker()

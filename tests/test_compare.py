@@ -12,9 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zoo_core.cli import cli as zoo
 
 from test_cli import assert_clean_error
 
@@ -33,20 +31,17 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     x = (tiny_images(48) * 255).astype(np.uint8)[..., 0]
     np.savez(root / "tiny.npz", x_train=x[:40], x_test=x[40:], y_train=np.arange(40) % 3, y_test=np.arange(8) % 3)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZOO_CACHE_DIR", str(root / "cache"))
-        mp.chdir(root)
+    from conftest import in_workspace
+
+    with in_workspace(root):
         yield root
 
 
 @pytest.fixture(scope="module")
 def run(workspace):
-    runner = CliRunner()
+    from conftest import zoo_invoker
 
-    def invoke(*args):
-        return runner.invoke(zoo, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
+    return zoo_invoker()
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from zoo_core.cli import cli as zoo
 from zoo_core.plugins.registry import load_registry
 
 from test_cli import assert_clean_error
@@ -56,21 +54,18 @@ def workspace(tmp_path_factory):
     x, y = quadrant_blobs(200, size=16, seed=0)
     np.savez(root / "blobs.npz", x_train=(x[:150] * 255).astype(np.uint8), x_test=(x[150:] * 255).astype(np.uint8),
              y_train=y[:150], y_test=y[150:])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZOO_CACHE_DIR", str(root / "cache"))
-        mp.chdir(root)
+    from conftest import in_workspace
+
+    with in_workspace(root):
         yield root
 
 
 @pytest.fixture(scope="module")
 def run(workspace):
     """``zoo ARGS...`` in the workspace; unexpected exceptions propagate."""
-    runner = CliRunner()
+    from conftest import zoo_invoker
 
-    def invoke(*args):
-        return runner.invoke(zoo, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
+    return zoo_invoker()
 
 
 @pytest.fixture(scope="module")
