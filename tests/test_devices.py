@@ -190,8 +190,9 @@ def test_data_parallel_matches_one_device(model, overrides):
     # A JAX subprocess whatever the suite's backend: run it once, in CI's JAX pass.
     if backend() != "jax":
         pytest.skip("runs in the JAX pass of the suite")
-    done = run_python(DATA_PARALLEL, "jax", model, *overrides, KERAS_BACKEND="jax",
-                      XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    # Two host devices, and the suite's cheap XLA passes (tests/conftest.py) kept.
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
+    done = run_python(DATA_PARALLEL, "jax", model, *overrides, KERAS_BACKEND="jax", XLA_FLAGS=flags)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "With data-parallel over 2 devices" in report["lines"]

@@ -20,13 +20,23 @@ pytestmark = pytest.mark.one_backend  # the study's bookkeeping; training itself
 TINY = ["--set", "filters=[4,8]", "--set", "dense_units=8", "--set", "batch_size=16", "--set", "grid_size=2"]
 
 
-@pytest.fixture
-def sweep_env(tmp_path, monkeypatch):
-    """A working folder with a 3-class npz, and zoo's caches (the feature classifier) inside it."""
+@pytest.fixture(scope="module")
+def sweep_cache(tmp_path_factory):
+    """A 3-class npz and zoo's caches, one for the file's tests: the feature classifier of
+    the data (its cache key holds the data's path) is trained by the first process that
+    needs it, not once in each test."""
+    folder = tmp_path_factory.mktemp("sweep-data")
     x = (tiny_images(120) * 255).astype(np.uint8)[..., 0]
-    np.savez(tmp_path / "tiny.npz", x_train=x[:96], x_test=x[96:], y_train=np.arange(96) % 3,
+    np.savez(folder / "tiny.npz", x_train=x[:96], x_test=x[96:], y_train=np.arange(96) % 3,
              y_test=np.arange(24) % 3)
-    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    return folder
+
+
+@pytest.fixture
+def sweep_env(tmp_path, monkeypatch, sweep_cache):
+    """A working folder whose tiny.npz is the file's (a link), with zoo's caches beside that."""
+    (tmp_path / "tiny.npz").symlink_to(sweep_cache / "tiny.npz")
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(sweep_cache / "cache"))
     return tmp_path
 
 

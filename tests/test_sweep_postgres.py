@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep import SPACE, TINY, finished, sweep_env, zoo_process  # noqa: F401  (sweep_env: a fixture)
+from tests.test_sweep import SPACE, TINY, finished, sweep_cache, sweep_env, zoo_process  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.one_backend
 
