@@ -60,10 +60,12 @@ def finished(process: subprocess.Popen, timeout: int = 300) -> str:
     return out
 
 
-def trial_table(cwd: Path, folder: str = "sweep") -> dict:
-    done = subprocess.run([sys.executable, "-m", "zoo_core.cli", "sweep", "show", folder, "--json"], cwd=cwd,
-                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert done.returncode == 0, done.stderr[-2000:]
+def trial_table(cwd: Path, folder: str = "sweep", *extra) -> dict:
+    """``zoo sweep show FOLDER --json``, in this process (a new one spends seconds importing Optuna)."""
+    from tests.conftest import zoo_invoker
+
+    done = zoo_invoker()("sweep", "show", cwd / folder, "--json", *extra)
+    assert done.exit_code == 0, done.output[-2000:]
     return json.loads(done.stdout)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_sweep import SPACE, TINY, finished, sweep_cache, sweep_env, zoo_process  # noqa: F401  (fixtures)
+from tests.test_sweep import SPACE, TINY, finished, sweep_cache, sweep_env, trial_table, zoo_process  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.one_backend
 
@@ -88,18 +88,11 @@ def test_two_machines_share_a_study_on_postgresql(sweep_env, postgres_url):  # n
     stored = (sweep_env / "machine-1" / "sweep.toml").read_text()
     assert "secret-word" not in stored and "postgresql://zoo:***@127.0.0.1" in stored
 
-    import subprocess as sp
-    import sys
+    from tests.conftest import zoo_invoker
 
-    def show(*extra):
-        return sp.run([sys.executable, "-m", "zoo_core.cli", "sweep", "show", "machine-2", *extra], cwd=sweep_env,
-                      capture_output=True, text=True)
-
-    refused = show()
-    assert refused.returncode == 1 and "needs its password: give --storage URL" in refused.stderr
-    import json
-
-    report = json.loads(show("--storage", postgres_url, "--json").stdout)
+    refused = zoo_invoker()("sweep", "show", sweep_env / "machine-2")
+    assert refused.exit_code == 1 and "needs its password: give --storage URL" in refused.stderr
+    report = trial_table(sweep_env, "machine-2", "--storage", postgres_url)
     assert report["states"]["complete"] == 3 and [r["trial"] for r in report["trials"]] == [0, 1, 2]
     folders = {Path(r["folder"]).parent.parent.name for r in report["trials"]}
     assert folders == {"machine-1", "machine-2"}  # each machine's runs stay in its own folder
