@@ -4,7 +4,11 @@ study on a real PostgreSQL server (Debian's ``postgresql``), started here for th
 The server runs as an unprivileged user (``nobody`` when the suite runs as root, as
 PostgreSQL refuses root) in a temporary folder, on 127.0.0.1 and a free port, and is
 stopped afterwards. Without PostgreSQL's programs or psycopg (3) the test is skipped
-with the command that installs them (CI installs both).
+with the command that installs them.
+
+It runs when ``-m`` names it: ``apt-get install postgresql``, then ``pytest -m postgres``.
+A plain ``pytest`` (and CI, whose run must stay under 30 minutes) leaves it out: two
+processes importing TensorFlow and a server's start cost about 30 s of a 2-core machine.
 
 """
 
@@ -22,7 +26,7 @@ import pytest
 
 from tests.test_sweep import SPACE, TINY, finished, sweep_cache, sweep_env, trial_table, zoo_process  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.one_backend
+pytestmark = [pytest.mark.one_backend, pytest.mark.postgres]
 
 
 def _program(name: str) -> str | None:
