@@ -82,10 +82,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(name))
     # The PostgreSQL tests start a real server; they run when -m names them (pytest -m postgres).
     if "postgres" not in (config.getoption("markexpr", "") or ""):
-        kept = [item for item in items if item.get_closest_marker("postgres") is None]
-        if len(kept) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-            items[:] = kept
+        left_out = [item for item in items if item.get_closest_marker("postgres") is not None]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if item.get_closest_marker("postgres") is None]
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; the suite also runs without it
