@@ -28,6 +28,7 @@ def _session_folder(variable: str, prefix: str) -> None:
 # test_keras_save_and_load from 44 s to 24 s. TensorFlow and JAX were unchanged by it.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # Image folders are decoded into zoo's on-disk data cache: the suite's go to a
 # folder of its own, never into the user's cache.
 _session_folder("ZOO_DATA_CACHE_DIR", "zoo-test-data-")

@@ -83,7 +83,8 @@ def read_metrics(report: dict) -> dict:
     return found
 
 
-#: (data set, image size, subset, metric group) -> the estimate's fixed test images (and features)
+#: (data set, image size, crop, subset, metric group): what load_data's images depend on
+#: -> the estimate's fixed test images (and features)
 _REFERENCES: dict = {}
 
 
@@ -137,11 +138,11 @@ class PruningSignal(RunListener):
         """A fixed random subset of the test split (and its features): loaded once per process
         and data set, not once per trial."""
         if self._reference is None:
-            config = self.resolved.config
-            key = (config.dataset, config.train.image_size, config.train.max_train_examples, self.goal.group)
-            self._reference = _REFERENCES.get(key)
-            if self._reference is None:
-                self._reference = _REFERENCES[key] = self._load()
+            config, train = self.resolved.config, self.resolved.config.train
+            key = (config.dataset, train.image_size, train.crop, train.max_train_examples, self.goal.group)
+            if key not in _REFERENCES:
+                _REFERENCES[key] = self._load()
+            self._reference = _REFERENCES[key]
         return self._reference
 
     def _load(self) -> dict:
