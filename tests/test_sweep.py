@@ -113,6 +113,34 @@ def test_a_sweep_scores_trials_by_zoo_eval_and_writes_a_preset_that_trains(cli, 
     assert len(children) == 4 and all("eval.fd.value" in r.data.metrics for r in children)
 
 
+def test_a_new_sweep_first_trains_the_presets_own_setting(sweep_env):
+    """What the set-up queues as trial 0 (nothing trains here): the preset's own values when
+    the space holds them; else none, and the values it does not hold; none for a grid."""
+    from zoo_core.plugins.registry import load_registry
+    from zoo_core.tuning import sweep_setup
+
+    (sweep_env / "presets.toml").write_text(
+        '[presets.tiny-vae]\nmodel = { name = "vae", filters = [4, 8], dense_units = 8, latent_dim = 3 }\n'
+        'dataset = "npz:tiny.npz"\ntrain = { batch_size = 16, learning_rate = 0.002, epochs = 4 }\n')
+    registry = load_registry([sweep_env / "presets.toml"])
+
+    def setup(*space, target="tiny-vae", **options):
+        return sweep_setup(registry, sweep_env / "sweep", target=target, space_items=space, options={"trials": 3},
+                           **options)
+
+    held = setup("latent_dim=[2,3,4]", "learning_rate=loguniform(1e-4,1e-2)", "epochs=int(2,8,2)",
+                 "filters=[[4, 8], [8, 16]]")
+    assert held.baseline == {"model.latent_dim": "3", "train.learning_rate": 0.002, "train.epochs": 4,
+                             "model.filters": "[4, 8]"}  # choices are kept as their TOML text
+    assert held.baseline_label == "tiny-vae's own setting" and held.outside == ()
+    outside = setup("learning_rate=loguniform(1e-4,1e-3)", "epochs=int(3,9,2)", "latent_dim=int(2,6)")
+    assert outside.baseline is None and outside.outside == ("train.learning_rate=0.002", "train.epochs=4")
+    assert setup("latent_dim=[2,3]").baseline is None  # a grid tries every listed value anyway
+    assert setup("learning_rate=loguniform(1e-4,1e-2)", baseline=False).baseline is None
+    model = setup("learning_rate=loguniform(1e-4,1e-2)", target="vae", dataset="npz:tiny.npz")
+    assert model.baseline == {"train.learning_rate": 0.001} and model.baseline_label == "vae's defaults"
+
+
 def test_a_hopeless_trial_is_pruned_and_keeps_its_checkpoint(cli, sweep_env, monkeypatch):
     import optuna
 
@@ -121,7 +149,10 @@ def test_a_hopeless_trial_is_pruned_and_keeps_its_checkpoint(cli, sweep_env, mon
     monkeypatch.setattr(study, "make_pruner", lambda name: optuna.pruners.ThresholdPruner(upper=-1.0))
     result = cli(*sweep_args("--set", "epochs=2", trials=1))
     assert result.exit_code == 0, result.output
+    # The first trial of a new study is the target as it is (the model's defaults here).
+    assert "Trial 0 (vae's defaults): model.latent_dim=2, train.learning_rate=0.001" in result.output
     row = json.loads(cli("sweep", "show", "sweep", "--json").output)["trials"][0]
+    assert row["params"] == {"model.latent_dim": 2, "train.learning_rate": 0.001}
     assert row["state"] == "pruned" and row["note"].startswith("pruned: its FD on 24 images (")
     assert row["objective"] is None and row["estimate"] > 0  # a pruned trial has an estimate, not an objective
     checkpoint = json.loads((Path(row["folder"]) / "seed-0" / "checkpoint.json").read_text())

@@ -49,6 +49,10 @@ def sweep():
 @click.option("--pruner", type=click.Choice(["median", "halving", "hyperband", "none"]),
               help="Stop hopeless trials early, from a cheap per-epoch estimate (default median).")
 @click.option("--eval-num", type=click.IntRange(min=2), help="Generated images per evaluation (default 1000).")
+@click.option("--baseline/--no-baseline", default=True,
+              help="A new sweep's first trial trains the preset's own setting (a model's defaults), when the "
+                   "space holds it, so the table shows what the search beat (default on; a grid tries every "
+                   "value anyway).")
 @click.option("--storage", metavar="URL", help="Optuna's storage: postgresql://USER@HOST/DB (or any URL "
                                                "Optuna's RDB storage takes); default: SWEEP/study.db (SQLite).")
 @click.option("--study-name", help="The study's name in the storage (default: SWEEP's folder name).")
@@ -59,8 +63,8 @@ def sweep():
 @registry_option
 @track_option
 @click.option("--out", type=click.Path(file_okay=False), help="The sweep folder (the same for every worker).")
-def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num, storage, study_name, overrides,
-        dataset, loss, backend, registry_files, track, out):
+def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num, baseline, storage, study_name,
+        overrides, dataset, loss, backend, registry_files, track, out):
     """Run trials until the study has --trials of them."""
     from ..backend import choose_backend
     from ..tuning import sweep_setup
@@ -83,7 +87,8 @@ def run(target, space_items, trials, seeds, objective, budget, pruner, eval_num,
     options = {"trials": trials, "seeds": seeds, "objective": objective, "pruner": pruner, "eval_num": eval_num}
     setup = sweep_setup(registry, Path(out), target=target, space_items=space_items, options=options,
                         dataset=dataset, loss=loss, fixed=list(overrides), storage=storage, study_name=study_name,
-                        echo=click.echo, registry_files=[str(Path(f).resolve()) for f in registry_files])
+                        echo=click.echo, registry_files=[str(Path(f).resolve()) for f in registry_files],
+                        baseline=baseline)
     setup.check_folder()
     setup.check_storage()
     backend_name = choose_backend(backend)

@@ -33,6 +33,11 @@ class SweepSetup:
     registry: object = None
     echo: Callable[[str], None] = print
     registry_files: tuple = ()
+    #: the first trial of a new study: the target's own setting (None: none, or a grid)
+    baseline: Optional[dict] = None
+    baseline_label: str = ""
+    #: the ``key=value`` items of the target's own setting that the space does not hold
+    outside: tuple = ()
 
     @property
     def safe_url(self) -> str:
@@ -100,8 +105,11 @@ class SweepSetup:
             write_toml({"study_name": self.plan.study_name, "storage": self.safe_url, "trials": self.trials,
                         "registry_files": list(self.registry_files), "sweep": self.plan.definition()},
                        folder / SWEEP_FILE)
+        if stored is None and self.outside:
+            self.echo(f"No trial of {self.baseline_label}: the space does not hold its {', '.join(self.outside)}")
         try:
-            return open_study(self.plan, self.url, self.trials, folder=folder)
+            return open_study(self.plan, self.url, self.trials, folder=folder, baseline=self.baseline,
+                              baseline_label=self.baseline_label)
         except BaseException:
             if made:  # nothing of this sweep is left behind
                 import shutil
@@ -126,8 +134,14 @@ def _read_definition(folder: Path) -> Optional[dict]:
 def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=(), options: dict,
                 dataset: Optional[str] = None, loss: Optional[str] = None, fixed: list = (),
                 storage: Optional[str] = None, study_name: Optional[str] = None,
-                echo: Callable[[str], None] = print, registry_files=()) -> SweepSetup:
-    """Check everything a sweep needs, before anything is written or trained."""
+                echo: Callable[[str], None] = print, registry_files=(), baseline: bool = True) -> SweepSetup:
+    """Check everything a sweep needs, before anything is written or trained.
+
+    With ``baseline`` (and a space that is not a grid, which tries every listed value
+    anyway), a new study's first trial trains the target as it is: the preset's own
+    setting, or the model's defaults, with ``fixed``. Its row in the table is then
+    measured exactly as every other trial is, so a sweep shows whether it beat the preset.
+    """
     stored = _read_definition(folder)
     if target is None:  # continue the sweep in ``folder``
         if stored is None:
@@ -168,10 +182,18 @@ def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=()
                      pruner=_checked_pruner(options.get("pruner") or "median"),
                      eval_num=_positive(options.get("eval_num") or 1000, "eval_num", 2),
                      study_name=study_name or folder.resolve().name)
+    own, outside, label = None, [], ""
+    if baseline and not space.is_grid:
+        sections = {"model": resolved.config.model_config, "loss": resolved.config.loss_config,
+                    "train": resolved.config.train}
+        values = {d.key: getattr(sections[d.key.split(".")[0]], d.key.split(".", 1)[1], None)
+                  for d in space.dimensions}
+        own, outside = space.baseline(values)
+        label = f"{target}'s own setting" if preset is not None else f"{target}'s defaults"
     if storage is None and not folder.parent.exists() and not folder.exists():
         raise ZooError(f"the folder {folder.parent} does not exist; create it or choose another --out")
     return SweepSetup(plan, folder, storage_url(folder, storage), _positive(trials, "trials"), registry, echo,
-                      tuple(registry_files))
+                      tuple(registry_files), baseline=own, baseline_label=label, outside=tuple(outside))
 
 
 def stored_registry_files(folder: Path) -> list[str]:

@@ -38,7 +38,8 @@ def trial_rows(study) -> list[dict]:
             "epochs_trained": max(trial.intermediate_values, default=None),
             "folder": trial.user_attrs.get("folder"),
             "worker": trial.user_attrs.get("worker"),
-            "note": trial.user_attrs.get("pruned") or trial.user_attrs.get("error") or "",
+            "note": trial.user_attrs.get("pruned") or trial.user_attrs.get("error")
+            or trial.user_attrs.get("baseline") or "",
         }
         if number in rows and trial.state.name in ("FAIL",) and rows[number]["state"] != "fail":
             continue  # a failed original behind its retry

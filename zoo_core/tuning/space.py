@@ -50,6 +50,19 @@ class Dimension:
             return f"{self.key}={int(value)}"
         return f"{self.key}={float(value)!r}"
 
+    def holding(self, value: Any) -> Optional[Any]:
+        """``value`` as Optuna's parameter for this dimension, or None if the space does not hold it."""
+        if self.kind == "choice":
+            text = _toml_text(value)
+            return text if text in self.choices else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            return None
+        if self.kind == "int":
+            if not float(value).is_integer() or (self.step and (int(value) - int(self.low)) % self.step):
+                return None
+            return int(value)
+        return float(value)
+
     def probes(self) -> list:
         """Values that must all be valid for the key: each choice, or both bounds
         (and, for a float range, a value between them that no integer is)."""
@@ -95,6 +108,17 @@ class Space:
     def grid(self) -> dict:
         """The values of every dimension, for Optuna's GridSampler."""
         return {d.key: list(d.choices) for d in self.dimensions}
+
+    def baseline(self, values: dict) -> tuple[Optional[dict], list[str]]:
+        """The trial that trains ``values`` (key -> the value a run takes without the space),
+        or None and the ``key=value`` items the space does not hold."""
+        params, outside = {}, []
+        for d in self.dimensions:
+            held = d.holding(values.get(d.key))
+            if held is None:
+                outside.append(f"{d.key}={_toml_text(values.get(d.key))}")
+            params[d.key] = held
+        return (None if outside else params), outside
 
     def overrides(self, params: dict) -> list[str]:
         return [d.override(params[d.key]) for d in self.dimensions]

@@ -175,18 +175,21 @@ def creation_lock(folder: Optional[Path]) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = True, folder: Optional[Path] = None):
-    """The shared study; a worker whose sweep differs from the study's is refused."""
+def open_study(plan: SweepPlan, url: str, trials: int = 1, *, create: bool = True, folder: Optional[Path] = None,
+               baseline: Optional[dict] = None, baseline_label: str = ""):
+    """The shared study; a worker whose sweep differs from the study's is refused. The worker
+    that creates the study queues ``baseline`` (parameters) as its first trial."""
     if not create and url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if not path.is_file():
             raise ZooError(f"the storage {_safe(url)} does not exist (no file {path}); give the --storage the "
                            f"sweep ran with")
     with creation_lock(folder):
-        return _open_study(plan, url, trials, create)
+        return _open_study(plan, url, trials, create, baseline, baseline_label)
 
 
-def _open_study(plan: SweepPlan, url: str, trials: int, create: bool):
+def _open_study(plan: SweepPlan, url: str, trials: int, create: bool, baseline: Optional[dict] = None,
+                baseline_label: str = ""):
     optuna = import_optuna()
     storage = open_storage(url)
     goal = find_objective(plan.objective)
@@ -211,6 +214,9 @@ def _open_study(plan: SweepPlan, url: str, trials: int, create: bool):
     stored = study.user_attrs.get("zoo_sweep")
     if stored is None and create:
         study.set_user_attr("zoo_sweep", plan.definition())
+        if baseline:
+            # skip_if_exists: a worker on another machine that created the study at the same moment queued it
+            study.enqueue_trial(baseline, user_attrs={"baseline": baseline_label}, skip_if_exists=True)
     elif create and stored != plan.definition():
         raise ConfigError(
             f"study '{plan.study_name}' in {_safe(url)} searches something else ({differences(stored, plan.definition())}); "
@@ -363,7 +369,8 @@ class Worker:
         folder = self.sweep_dir / TRIALS_DIR / f"{number:04d}"
         trial.set_user_attr("folder", str(folder.resolve()))
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
-        self.echo(f"Trial {number}: {shown}")
+        label = trial.user_attrs.get("baseline")
+        self.echo(f"Trial {number}{f' ({label})' if label else ''}: {shown}")
         goal = find_objective(self.plan.objective)
         values, metrics, began = [], [], time.perf_counter()
         for k in range(self.plan.seeds):
