@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -87,6 +88,52 @@ def pytest_collection_modifyitems(config, items):
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = [item for item in items if item.get_closest_marker("postgres") is None]
+
+
+def _tensorflow_pass() -> bool:
+    import importlib.util
+
+    return os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" and \
+        importlib.util.find_spec("tensorflow") is not None
+
+
+def _run_eagerly(on: bool) -> None:
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(on)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _backend_independent_modules_run_eagerly(request):
+    """On TensorFlow, a module with tests marked one_backend (their outcome cannot depend on
+    the backend) builds its shared runs with tf.functions run eagerly. Tracing a tiny model's
+    train, test and predict functions into graphs costs seconds; running its few steps
+    eagerly costs milliseconds (tests/test_sample_eval_cli.py alone, all eager: 134 s -> 72 s;
+    the 643 one_backend tests on two workers: 397 s -> 361 s). The graphs users train with
+    are what every other test runs: every model, resume, data parallelism, export/load,
+    numerics (the function-scoped fixture below switches back for those). The `zoo`
+    processes tests start are not touched."""
+    if not _tensorflow_pass() or not any(item.get_closest_marker("one_backend") is not None
+                                         for item in request.session.items if item.module is request.module):
+        yield
+        return
+    _run_eagerly(True)
+    yield
+    _run_eagerly(False)
+
+
+@pytest.fixture(autouse=True)
+def _backend_independent_tests_run_eagerly(request, _backend_independent_modules_run_eagerly):
+    """A one_backend test runs tf.functions eagerly; any other runs TensorFlow's graphs."""
+    if not _tensorflow_pass() or "tensorflow" not in sys.modules:
+        yield
+        return
+    import tensorflow as tf
+
+    was = tf.config.functions_run_eagerly()
+    _run_eagerly(request.node.get_closest_marker("one_backend") is not None)
+    yield
+    _run_eagerly(was)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook; the suite also runs without it
