@@ -153,6 +153,8 @@ def test_a_hopeless_trial_is_pruned_and_keeps_its_checkpoint(cli, sweep_env, mon
     assert "Trial 0 (vae's defaults): model.latent_dim=2, train.learning_rate=0.001" in result.output
     row = json.loads(cli("sweep", "show", "sweep", "--json").output)["trials"][0]
     assert row["params"] == {"model.latent_dim": 2, "train.learning_rate": 0.001}
+    assert row["baseline"] == "vae's defaults"
+    assert "vae's defaults; estimate " in cli("sweep", "show", "sweep").output
     assert row["state"] == "pruned" and row["note"].startswith("pruned: its FD on 24 images (")
     assert row["objective"] is None and row["estimate"] > 0  # a pruned trial has an estimate, not an objective
     checkpoint = json.loads((Path(row["folder"]) / "seed-0" / "checkpoint.json").read_text())

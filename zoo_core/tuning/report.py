@@ -38,8 +38,9 @@ def trial_rows(study) -> list[dict]:
             "epochs_trained": max(trial.intermediate_values, default=None),
             "folder": trial.user_attrs.get("folder"),
             "worker": trial.user_attrs.get("worker"),
-            "note": trial.user_attrs.get("pruned") or trial.user_attrs.get("error")
-            or trial.user_attrs.get("baseline") or "",
+            "note": trial.user_attrs.get("pruned") or trial.user_attrs.get("error") or "",
+            # the first trial of the sweep, the target as it is (zoo sweep --baseline)
+            "baseline": trial.user_attrs.get("baseline") or None,
         }
         if number in rows and trial.state.name in ("FAIL",) and rows[number]["state"] != "fail":
             continue  # a failed original behind its retry
@@ -130,6 +131,8 @@ def format_table(report: dict) -> str:
         if r["state"] in ("pruned", "running") and r["estimate"] is not None:
             note = f"estimate {r['estimate']:.4g} after epoch {r['epochs_trained']}" + (
                 " (pruned)" if r["state"] == "pruned" else "")
+        if r.get("baseline"):
+            note = "; ".join(filter(None, [r["baseline"], note]))
         lines.append([str(r["trial"]), r["state"], *[_cell(r["params"].get(k, "")) for k in keys], value,
                       *[_number(r["metrics"].get(m)) for m in extra],
                       _number(r["minutes"], ".1f"), note[:70]])
