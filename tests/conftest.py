@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -90,6 +91,7 @@ def pytest_collection_modifyitems(config, items):
             items[:] = [item for item in items if item.get_closest_marker("postgres") is None]
 
 
+@functools.cache  # asked before every test: the answer cannot change within a session
 def _tensorflow_pass() -> bool:
     import importlib.util
 

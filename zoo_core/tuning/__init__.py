@@ -186,8 +186,10 @@ def sweep_setup(registry, folder: Path, *, target: Optional[str], space_items=()
     if baseline and not space.is_grid:
         sections = {"model": resolved.config.model_config, "loss": resolved.config.loss_config,
                     "train": resolved.config.train}
-        values = {d.key: getattr(sections[d.key.split(".")[0]], d.key.split(".", 1)[1], None)
-                  for d in space.dimensions}
+        values = {}
+        for d in space.dimensions:
+            section, _, name = d.key.partition(".")
+            values[d.key] = getattr(sections[section], name, None)
         own, outside = space.baseline(values)
         label = f"{target}'s own setting" if preset is not None else f"{target}'s defaults"
     if storage is None and not folder.parent.exists() and not folder.exists():
